@@ -1,0 +1,16 @@
+//! Database migrations, applied by the gateway at start-up (`Migrator::up`).
+//!
+//! Each migration is a dated module; once released, a migration is never edited, only followed.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_create_case_tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_create_case_tables::Migration)]
+    }
+}

@@ -1,0 +1,608 @@
+//! The one schema generator: (compiled policy, role) → an async-graphql dynamic schema.
+//!
+//! Only what the role's `RoleView` lists is registered. A field the role may not read is not in
+//! the schema, so it fails validation exactly like a field that never existed, is absent from
+//! introspection and SDL, and (with suggestions disabled) is never hinted at.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_graphql::Value as GqlValue;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::dynamic::{
+    Enum, EnumItem, Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Scalar,
+    Schema, SchemaError, TypeRef,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::catalogue::{CATALOGUE, FieldKind, Kind};
+use crate::engine::{Engine, RelationKey, RelationLoader, relation_key};
+use crate::error::QueryError;
+use crate::filter::{
+    filter_input, order_sql, screaming, type_filter_input, type_order_inputs, where_sql,
+};
+use crate::policy::{Access, RoleView, StatisticsView, TypeView};
+use crate::row::{Cell, Row, read_cell, to_graphql};
+use crate::sql::Sql;
+use crate::statistics::{self, Table};
+
+/// Limits and defaults that shape every role's schema.
+#[derive(Clone, Debug)]
+pub struct SchemaOptions {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub default_page_size: u32,
+    pub max_page_size: u32,
+    /// `verifyDocument` calls allowed per token per minute.
+    pub verify_per_minute: u32,
+}
+
+impl Default for SchemaOptions {
+    fn default() -> Self {
+        SchemaOptions {
+            max_depth: 12,
+            max_complexity: 2_000,
+            default_page_size: 50,
+            max_page_size: 500,
+            verify_per_minute: 30,
+        }
+    }
+}
+
+/// Sliding-window limit on point lookups, per token.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    per_minute: u32,
+    calls: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        RateLimiter {
+            per_minute,
+            calls: Mutex::default(),
+        }
+    }
+
+    /// Records a call by `token`; false when the token has used up its minute.
+    pub fn allow(&self, token: &str) -> bool {
+        let now = Instant::now();
+        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        let window = calls.entry(token.to_owned()).or_default();
+        while window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60))
+        {
+            window.pop_front();
+        }
+        if window.len() as u32 >= self.per_minute {
+            return false;
+        }
+        window.push_back(now);
+        true
+    }
+}
+
+/// Parent value of a `{Type}Connection`.
+struct Connection {
+    type_name: &'static str,
+    rows: Vec<Row>,
+    offset: usize,
+    has_next: bool,
+    condition: Sql,
+}
+
+struct Edge {
+    cursor: String,
+    row: Row,
+}
+
+struct PageInfo {
+    has_next: bool,
+    has_previous: bool,
+    start: Option<String>,
+    end: Option<String>,
+}
+
+struct Statistics {
+    table: Table,
+    dims: Vec<&'static str>,
+}
+
+struct StatisticsGroup {
+    group: statistics::Group,
+    dims: Vec<&'static str>,
+}
+
+struct Verification {
+    valid: bool,
+    document_type: Option<String>,
+    expiry: Cell,
+}
+
+fn encode_cursor(index: usize) -> String {
+    URL_SAFE_NO_PAD.encode(format!("offset:{index}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<usize> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("offset:")?
+        .parse()
+        .ok()
+}
+
+fn engine(ctx: &ResolverContext<'_>) -> async_graphql::Result<Arc<Engine>> {
+    Ok(ctx.data::<Arc<Engine>>()?.clone())
+}
+
+/// A field that reads a value of the parent object `T`.
+fn getter<T: std::any::Any + Send + Sync>(
+    name: &str,
+    ty: TypeRef,
+    get: impl Fn(&T) -> GqlValue + Send + Sync + 'static,
+) -> Field {
+    let get = Arc::new(get);
+    Field::new(name, ty, move |ctx| {
+        let get = get.clone();
+        FieldFuture::new(async move {
+            let value = get(ctx.parent_value.try_downcast_ref::<T>()?);
+            Ok(Some(FieldValue::value(value)))
+        })
+    })
+}
+
+/// The GraphQL type of a value of `kind`.
+fn value_type(kind: Kind, nullable: bool) -> TypeRef {
+    let name = kind.graphql_name();
+    match (kind.is_list(), nullable) {
+        (true, true) => TypeRef::named_nn_list(name),
+        (true, false) => TypeRef::named_nn_list_nn(name),
+        (false, true) => TypeRef::named(name),
+        (false, false) => TypeRef::named_nn(name),
+    }
+}
+
+/// One object field of a role's type.
+fn object_field(view: &TypeView, index: usize) -> Field {
+    let f = &view.fields[index];
+    let def = f.def;
+    let parent_type = view.def.name;
+    let field = match (def.kind, f.access) {
+        (FieldKind::Column { column, kind, nullable }, Access::Full) => {
+            getter::<Row>(def.name, value_type(kind, nullable), move |row| to_graphql(row.get(column), kind))
+        }
+        (FieldKind::Column { column, kind, .. }, Access::Referred) => {
+            let key = format!("referred:{column}");
+            getter::<Row>(def.name, value_type(kind, true), move |row| to_graphql(row.get(&key), kind))
+                .description("Only for persons with an accepted, unexpired referral to your agency; null otherwise.")
+        }
+        (FieldKind::Mask { kind, compute, .. }, _) => {
+            getter::<Row>(def.name, value_type(kind, true), move |row| to_graphql(&compute(row), kind))
+        }
+        (FieldKind::Expression { kind, .. }, _) => {
+            let name = def.name;
+            getter::<Row>(def.name, value_type(kind, false), move |row| to_graphql(row.get(name), kind))
+        }
+        (FieldKind::Relation { target, join, many }, _) => {
+            let field_name = def.name;
+            let ty = if many { TypeRef::named_nn_list_nn(target) } else { TypeRef::named(target) };
+            Field::new(def.name, ty, move |ctx| {
+                FieldFuture::new(async move {
+                    let engine = engine(&ctx)?;
+                    let row = ctx.parent_value.try_downcast_ref::<Row>()?.clone();
+                    let rows = match relation_key(&row, join) {
+                        None => Vec::new(),
+                        Some(key) => ctx
+                            .data::<DataLoader<RelationLoader>>()?
+                            .load_one(RelationKey { parent_type, field: field_name, key })
+                            .await
+                            .map_err(|e| e.to_graphql(&engine.request_id))?
+                            .unwrap_or_default(),
+                    };
+                    Ok(if many {
+                        Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any)))
+                    } else {
+                        rows.into_iter().next().map(FieldValue::owned_any)
+                    })
+                })
+            })
+        }
+    };
+    if def.description.is_empty() { field } else { field.description(def.description) }
+}
+
+fn list_field(view: &TypeView, options: &SchemaOptions) -> Field {
+    let type_name = view.def.name;
+    let default_page = options.default_page_size;
+    let max_page = options.max_page_size;
+    Field::new(view.def.list_field, TypeRef::named_nn(format!("{type_name}Connection")), move |ctx| {
+        FieldFuture::new(async move {
+            let engine = engine(&ctx)?;
+            let result: Result<Connection, QueryError> = async {
+                let view = engine.view(type_name)?;
+                let first = match ctx.args.get("first") {
+                    Some(v) => v.i64().map_err(|_| QueryError::BadInput("`first` must be an Int".into()))?,
+                    None => i64::from(default_page),
+                };
+                if !(0..=i64::from(max_page)).contains(&first) {
+                    return Err(QueryError::BadInput(format!("`first` must be between 0 and {max_page}")));
+                }
+                let offset = match ctx.args.get("after") {
+                    Some(v) => {
+                        let cursor = v.string().map_err(|_| QueryError::BadInput("`after` must be a cursor".into()))?;
+                        decode_cursor(cursor).ok_or_else(|| QueryError::BadInput("`after` is not a cursor of this list".into()))? + 1
+                    }
+                    None => 0,
+                };
+                let condition = match ctx.args.get("where") {
+                    Some(v) => where_sql(view, v.as_value())?,
+                    None => Sql::new("1=1"),
+                };
+                let order = order_sql(view, ctx.args.get("orderBy").map(|v| v.as_value()))?;
+                let mut tail = Sql::new(order);
+                tail.push(" LIMIT ").bind(first + 1).push(" OFFSET ").bind(offset as i64);
+                let mut rows: Vec<Row> = engine
+                    .fetch(type_name, None, None, condition.clone(), tail)
+                    .await?
+                    .into_iter()
+                    .map(|(_, r)| r)
+                    .collect();
+                let has_next = rows.len() as i64 > first;
+                rows.truncate(first as usize);
+                Ok(Connection { type_name, rows, offset, has_next, condition })
+            }
+            .await;
+            result
+                .map(|c| Some(FieldValue::owned_any(c)))
+                .map_err(|e| e.to_graphql(&engine.request_id))
+        })
+    })
+    .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)).description(format!("Page size (default {default_page}, at most {max_page}).")))
+    .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)).description("Cursor of the last row of the previous page."))
+    .argument(InputValue::new("where", TypeRef::named(format!("{type_name}Filter"))))
+    .argument(InputValue::new("orderBy", TypeRef::named_nn_list(format!("{type_name}Order"))))
+}
+
+fn get_field(view: &TypeView) -> Field {
+    let type_name = view.def.name;
+    Field::new(view.def.get_field, TypeRef::named(type_name), move |ctx| {
+        FieldFuture::new(async move {
+            let engine = engine(&ctx)?;
+            let id = ctx.args.try_get("id")?.string()?.to_owned();
+            let mut condition = Sql::new("t.id = ");
+            condition.bind(id);
+            let rows = engine
+                .fetch(type_name, None, None, condition, Sql::default())
+                .await
+                .map_err(|e| e.to_graphql(&engine.request_id))?;
+            Ok(rows.into_iter().next().map(|(_, r)| FieldValue::owned_any(r)))
+        })
+    })
+    .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+}
+
+fn connection_types(type_name: &'static str) -> (Object, Object) {
+    let connection = Object::new(format!("{type_name}Connection"))
+        .field(Field::new("nodes", TypeRef::named_nn_list_nn(type_name), |ctx| {
+            FieldFuture::new(async move {
+                let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                Ok(Some(FieldValue::list(c.rows.iter().cloned().map(FieldValue::owned_any))))
+            })
+        }))
+        .field(Field::new("edges", TypeRef::named_nn_list_nn(format!("{type_name}Edge")), |ctx| {
+            FieldFuture::new(async move {
+                let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                Ok(Some(FieldValue::list(c.rows.iter().enumerate().map(|(i, row)| {
+                    FieldValue::owned_any(Edge { cursor: encode_cursor(c.offset + i), row: row.clone() })
+                }))))
+            })
+        }))
+        .field(Field::new("pageInfo", TypeRef::named_nn("PageInfo"), |ctx| {
+            FieldFuture::new(async move {
+                let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                let last = c.rows.len().checked_sub(1);
+                Ok(Some(FieldValue::owned_any(PageInfo {
+                    has_next: c.has_next,
+                    has_previous: c.offset > 0,
+                    start: (!c.rows.is_empty()).then(|| encode_cursor(c.offset)),
+                    end: last.map(|l| encode_cursor(c.offset + l)),
+                })))
+            })
+        }))
+        .field(Field::new("totalCount", TypeRef::named_nn(TypeRef::INT), |ctx| {
+            FieldFuture::new(async move {
+                let engine = engine(&ctx)?;
+                let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                let n = engine
+                    .count(c.type_name, c.condition.clone())
+                    .await
+                    .map_err(|e| e.to_graphql(&engine.request_id))?;
+                Ok(Some(FieldValue::value(n)))
+            })
+        }).description("Rows matching the filter, over all pages."));
+    let edge = Object::new(format!("{type_name}Edge"))
+        .field(getter::<Edge>("cursor", TypeRef::named_nn(TypeRef::STRING), |e| GqlValue::String(e.cursor.clone())))
+        .field(Field::new("node", TypeRef::named_nn(type_name), |ctx| {
+            FieldFuture::new(async move {
+                let e = ctx.parent_value.try_downcast_ref::<Edge>()?;
+                Ok(Some(FieldValue::owned_any(e.row.clone())))
+            })
+        }));
+    (connection, edge)
+}
+
+fn page_info_type() -> Object {
+    let opt = |s: &Option<String>| s.clone().map_or(GqlValue::Null, GqlValue::String);
+    Object::new("PageInfo")
+        .field(getter::<PageInfo>("hasNextPage", TypeRef::named_nn(TypeRef::BOOLEAN), |p| GqlValue::Boolean(p.has_next)))
+        .field(getter::<PageInfo>("hasPreviousPage", TypeRef::named_nn(TypeRef::BOOLEAN), |p| GqlValue::Boolean(p.has_previous)))
+        .field(getter::<PageInfo>("startCursor", TypeRef::named(TypeRef::STRING), move |p| opt(&p.start)))
+        .field(getter::<PageInfo>("endCursor", TypeRef::named(TypeRef::STRING), move |p| opt(&p.end)))
+}
+
+/// Root field and types of one statistics source.
+fn statistics_types(view: &StatisticsView) -> (Field, Vec<Object>, Enum) {
+    let def = view.def;
+    let prefix = format!("{}Statistics", def.name);
+    let dim_enum_name = format!("{prefix}Dimension");
+    let mut dim_enum = Enum::new(&dim_enum_name);
+    let mut group = Object::new(format!("{prefix}Group"));
+    for name in &view.dimensions {
+        let dim = def.dimensions.iter().find(|d| d.name == *name).expect("checked at compile");
+        dim_enum = dim_enum.item(EnumItem::new(screaming(dim.name)).description(dim.description));
+        let dim_name = dim.name;
+        let kind = dim.kind;
+        group = group.field(
+            getter::<StatisticsGroup>(dim.name, value_type(kind, true), move |g| {
+                g.dims.iter().position(|d| *d == dim_name).map_or(GqlValue::Null, |i| to_graphql(&g.group.keys[i], kind))
+            })
+            .description(format!("{} Null when not grouped by it (or unknown).", dim.description)),
+        );
+    }
+    let opt_int = |v: Option<i64>| v.map_or(GqlValue::Null, |n| GqlValue::Number(n.into()));
+    let rate = |present: Option<i64>, count: Option<i64>| match (present, count) {
+        (Some(p), Some(n)) if n > 0 => serde_json::Number::from_f64(p as f64 / n as f64).map_or(GqlValue::Null, GqlValue::Number),
+        _ => GqlValue::Null,
+    };
+    group = group
+        .field(getter::<StatisticsGroup>("count", TypeRef::named(TypeRef::INT), move |g| opt_int(g.group.count)).description("Null when suppressed."))
+        .field(getter::<StatisticsGroup>("suppressed", TypeRef::named_nn(TypeRef::BOOLEAN), |g| GqlValue::Boolean(g.group.suppressed)).description("True when the group is too small to show (or could be derived from one that is)."));
+    let mut stats = Object::new(&prefix)
+        .description(def.description)
+        .field(Field::new("groups", TypeRef::named_nn_list_nn(format!("{prefix}Group")), |ctx| {
+            FieldFuture::new(async move {
+                let s = ctx.parent_value.try_downcast_ref::<Statistics>()?;
+                Ok(Some(FieldValue::list(s.table.groups.iter().map(|g| {
+                    FieldValue::owned_any(StatisticsGroup { group: g.clone(), dims: s.dims.clone() })
+                }))))
+            })
+        }))
+        .field(getter::<Statistics>("totalCount", TypeRef::named(TypeRef::INT), move |s| opt_int(s.table.total)).description("Null when suppressed."))
+        .field(getter::<Statistics>("totalSuppressed", TypeRef::named_nn(TypeRef::BOOLEAN), |s| GqlValue::Boolean(s.table.total_suppressed)));
+    if def.compliance {
+        group = group
+            .field(getter::<StatisticsGroup>("presentCount", TypeRef::named(TypeRef::INT), move |g| opt_int(g.group.present)))
+            .field(getter::<StatisticsGroup>("complianceRate", TypeRef::named(TypeRef::FLOAT), move |g| rate(g.group.present, g.group.count)).description("Share of reports marked present."));
+        stats = stats
+            .field(getter::<Statistics>("totalPresentCount", TypeRef::named(TypeRef::INT), move |s| opt_int(s.table.total_present)))
+            .field(getter::<Statistics>("complianceRate", TypeRef::named(TypeRef::FLOAT), move |s| rate(s.table.total_present, s.table.total)));
+    }
+    let allowed: Vec<&'static str> = view.dimensions.clone();
+    let field = Field::new(def.field, TypeRef::named_nn(&prefix), move |ctx| {
+        let allowed = allowed.clone();
+        FieldFuture::new(async move {
+            let engine = engine(&ctx)?;
+            let mut dims = Vec::new();
+            for v in ctx.args.try_get("groupBy")?.list()?.iter() {
+                let wanted = v.enum_name()?;
+                let name = allowed.iter().find(|d| screaming(d) == wanted).ok_or("unknown dimension")?;
+                if !dims.contains(name) {
+                    dims.push(*name);
+                }
+            }
+            let result: Result<Statistics, QueryError> = async {
+                let dimensions: Vec<&statistics::Dimension> = dims
+                    .iter()
+                    .map(|n| def.dimensions.iter().find(|d| d.name == *n).expect("allowed"))
+                    .collect();
+                let sql = statistics::query(def, &dimensions, &engine.conditions());
+                let mut raw = Vec::new();
+                for r in engine.query_all(sql).await? {
+                    let mut keys = Vec::new();
+                    for (i, d) in dimensions.iter().enumerate() {
+                        let column = format!("d{i}");
+                        keys.push(if d.kind == Kind::Boolean {
+                            r.try_get_by::<Option<i32>, _>(column.as_str())?.map_or(Cell::Null, |b| Cell::Bool(b != 0))
+                        } else {
+                            read_cell(&r, &column, Kind::String)?
+                        });
+                    }
+                    let n: i64 = r.try_get_by("n")?;
+                    let present: Option<i64> = if def.compliance { Some(r.try_get_by::<Option<i64>, _>("present")?.unwrap_or(0)) } else { None };
+                    if n > 0 {
+                        raw.push((keys, n, present));
+                    }
+                }
+                Ok(Statistics { table: statistics::suppress(raw, dims.len()), dims })
+            }
+            .await;
+            result.map(|s| Some(FieldValue::owned_any(s))).map_err(|e| e.to_graphql(&engine.request_id))
+        })
+    })
+    .argument(InputValue::new("groupBy", TypeRef::named_nn_list_nn(&dim_enum_name)).description("Dimensions to group by; [] for the total only."))
+    .description(def.description);
+    (field, vec![stats, group], dim_enum)
+}
+
+fn verify_document_field() -> (Field, Object) {
+    let field = Field::new("verifyDocument", TypeRef::named_nn("DocumentVerification"), |ctx| {
+        FieldFuture::new(async move {
+            let engine = engine(&ctx)?;
+            let limiter = ctx.data::<Arc<RateLimiter>>()?;
+            if !limiter.allow(&engine.session.token_id) {
+                return Err(QueryError::RateLimited.to_graphql(&engine.request_id));
+            }
+            let document = ctx.args.try_get("documentNumber")?.string()?.to_owned();
+            let case = ctx.args.try_get("unhcrCaseNumber")?.string()?.to_owned();
+            let mut sql = Sql::new(
+                "SELECT r.document_type AS c0, r.document_expiry AS c1, r.file_status AS c2 \
+                 FROM unhcr_registrations r JOIN persons p ON p.id = r.person_id \
+                 JOIN cases c ON c.id = p.case_id WHERE r.document_number = ",
+            );
+            sql.bind(document).push(" AND c.unhcr_case_number = ").bind(case);
+            let result: Result<Verification, QueryError> = async {
+                let rows = engine.query_all(sql).await?;
+                let Some(r) = rows.first() else {
+                    return Ok(Verification { valid: false, document_type: None, expiry: Cell::Null });
+                };
+                let expiry = read_cell(r, "c1", Kind::Date)?;
+                let active = matches!(read_cell(r, "c2", Kind::String)?, Cell::Str(s) if s == "ACTIVE");
+                let unexpired = matches!(expiry, Cell::Date(d) if d >= chrono::Utc::now().date_naive());
+                let document_type = match read_cell(r, "c0", Kind::String)? { Cell::Str(s) => Some(s), _ => None };
+                Ok(Verification { valid: active && unexpired, document_type, expiry })
+            }
+            .await;
+            result.map(|v| Some(FieldValue::owned_any(v))).map_err(|e| e.to_graphql(&engine.request_id))
+        })
+    })
+    .argument(InputValue::new("documentNumber", TypeRef::named_nn(TypeRef::STRING)))
+    .argument(InputValue::new("unhcrCaseNumber", TypeRef::named_nn(TypeRef::STRING)))
+    .description("Checks one UNHCR document against its case number. Rate-limited per token.");
+    let object = Object::new("DocumentVerification")
+        .field(getter::<Verification>("valid", TypeRef::named_nn(TypeRef::BOOLEAN), |v| GqlValue::Boolean(v.valid)).description("The document exists for that case, is unexpired, and the file is ACTIVE."))
+        .field(getter::<Verification>("documentType", TypeRef::named("DocumentType"), |v| v.document_type.clone().map_or(GqlValue::Null, |s| GqlValue::Enum(async_graphql::Name::new(s)))))
+        .field(getter::<Verification>("expiry", TypeRef::named("Date"), |v| to_graphql(&v.expiry, Kind::Date)));
+    (field, object)
+}
+
+fn viewer_type() -> (Field, Object) {
+    let field = Field::new("viewer", TypeRef::named_nn("Viewer"), |ctx| {
+        FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(engine(&ctx)?))) })
+    })
+    .description("Who the token says you are.");
+    let s = |f: fn(&Engine) -> String| move |e: &Arc<Engine>| GqlValue::String(f(e));
+    let object = Object::new("Viewer")
+        .field(getter::<Arc<Engine>>("subject", TypeRef::named_nn(TypeRef::STRING), s(|e| e.session.subject.clone())))
+        .field(getter::<Arc<Engine>>("role", TypeRef::named_nn(TypeRef::STRING), s(|e| e.session.role.clone())))
+        .field(getter::<Arc<Engine>>("agency", TypeRef::named_nn(TypeRef::STRING), s(|e| e.session.agency.clone())))
+        .field(getter::<Arc<Engine>>("jurisdiction", TypeRef::named_nn("RegionCode"), s(|e| e.session.jurisdiction.clone())));
+    (field, object)
+}
+
+/// Builds the schema of one role.
+pub fn build_schema(role: &RoleView, options: &SchemaOptions, limiter: Arc<RateLimiter>) -> Result<Schema, SchemaError> {
+    let mut builder = Schema::build("Query", None, None)
+        .disable_suggestions()
+        .limit_depth(options.max_depth)
+        .limit_complexity(options.max_complexity)
+        .limit_directives(8)
+        .data(limiter);
+    let mut query = Object::new("Query");
+    let mut used_kinds: BTreeSet<String> = BTreeSet::new();
+    let mut filter_kinds: Vec<Kind> = Vec::new();
+    let mut enums_used: BTreeSet<&'static str> = BTreeSet::new();
+
+    let (viewer_field, viewer) = viewer_type();
+    query = query.field(viewer_field);
+    builder = builder.register(viewer);
+    let mut need_page_info = false;
+
+    for view in role.types.values() {
+        let mut object = Object::new(view.def.name).description(view.def.description);
+        for (i, f) in view.fields.iter().enumerate() {
+            object = object.field(object_field(view, i));
+            let kind = match f.def.kind {
+                FieldKind::Column { kind, .. } | FieldKind::Mask { kind, .. } | FieldKind::Expression { kind, .. } => Some(kind),
+                FieldKind::Relation { .. } => None,
+            };
+            if let Some(kind) = kind {
+                used_kinds.insert(kind.graphql_name().to_owned());
+                if let Kind::Enum(e) | Kind::EnumList(e) = kind {
+                    enums_used.insert(e);
+                }
+            }
+            if let Some((_, kind)) = f.filterable()
+                && !filter_kinds.contains(&kind)
+            {
+                filter_kinds.push(kind);
+            }
+        }
+        builder = builder.register(object);
+        if view.list {
+            need_page_info = true;
+            let (connection, edge) = connection_types(view.def.name);
+            let (order_enum, order_input) = type_order_inputs(view);
+            builder = builder
+                .register(connection)
+                .register(edge)
+                .register(type_filter_input(view))
+                .register(order_enum)
+                .register(order_input);
+            query = query.field(list_field(view, options));
+        }
+        if view.get {
+            query = query.field(get_field(view));
+        }
+    }
+    if need_page_info {
+        builder = builder.register(page_info_type()).register(
+            Enum::new("OrderDirection").item(EnumItem::new("ASC")).item(EnumItem::new("DESC")),
+        );
+        for kind in &filter_kinds {
+            builder = builder.register(filter_input(*kind));
+            used_kinds.insert(kind.graphql_name().to_owned());
+        }
+    }
+    for view in &role.statistics {
+        let (field, objects, dim_enum) = statistics_types(view);
+        query = query.field(field);
+        for o in objects {
+            builder = builder.register(o);
+        }
+        builder = builder.register(dim_enum);
+        for d in &view.dimensions {
+            let dim = view.def.dimensions.iter().find(|x| x.name == *d).expect("checked");
+            used_kinds.insert(dim.kind.graphql_name().to_owned());
+            if let Kind::Enum(e) = dim.kind {
+                enums_used.insert(e);
+            }
+        }
+    }
+    if role.operations.contains("verifyDocument") {
+        let (field, object) = verify_document_field();
+        query = query.field(field);
+        builder = builder.register(object);
+        enums_used.insert("DocumentType");
+        used_kinds.insert("Date".to_owned());
+    }
+    used_kinds.insert("RegionCode".to_owned());
+    for e in &CATALOGUE.enums {
+        if enums_used.contains(e.name) {
+            builder = builder.register(Enum::new(e.name).items(e.values.iter().map(|v| EnumItem::new(*v))));
+        }
+    }
+    if used_kinds.contains("Date") {
+        builder = builder.register(
+            Scalar::new("Date")
+                .description("A calendar date, YYYY-MM-DD.")
+                .validator(|v| matches!(v, GqlValue::String(s) if crate::filter::parse_date(s).is_some())),
+        );
+    }
+    if used_kinds.contains("DateTime") {
+        builder = builder.register(
+            Scalar::new("DateTime")
+                .description("An RFC 3339 timestamp.")
+                .validator(|v| matches!(v, GqlValue::String(s) if crate::filter::parse_datetime(s).is_some())),
+        );
+    }
+    builder = builder.register(
+        Scalar::new("RegionCode")
+            .description("A Kemendagri region code: 31, 31.71, 31.71.01 or 31.71.01.1001.")
+            .validator(|v| matches!(v, GqlValue::String(s) if crate::session::is_region_code(s))),
+    );
+    builder.register(query).finish()
+}

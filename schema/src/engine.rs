@@ -1,0 +1,321 @@
+//! The per-request query engine: turns list, lookup and relation requests into SQL with the
+//! role's row filter, runs them, and reads the rows. Relations go through a DataLoader, so one
+//! nesting level of one relation costs one statement however many parent rows there are.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+
+use crate::catalogue::{FieldKind, Join, Kind};
+use crate::error::QueryError;
+use crate::policy::{Access, RoleView, TypeView};
+use crate::row::{Cell, Row, read_cell};
+use crate::rows::Conditions;
+use crate::session::Session;
+use crate::sql::Sql;
+
+/// Most keys bound in one `IN (…)` list; more keys take more statements.
+const MAX_KEYS_PER_STATEMENT: usize = 1000;
+
+/// Everything a request's resolvers share. Put into the request's data as `Arc<Engine>`.
+pub struct Engine {
+    pub db: DatabaseConnection,
+    pub session: Session,
+    pub role: Arc<RoleView>,
+    pub request_id: String,
+}
+
+/// A value of a select list: what it reads, under which key the row keeps it.
+struct SelectItem {
+    key: String,
+    expr: Sql,
+    kind: Kind,
+}
+
+impl Engine {
+    pub fn new(
+        db: DatabaseConnection,
+        session: Session,
+        role: Arc<RoleView>,
+        request_id: String,
+    ) -> Arc<Engine> {
+        Arc::new(Engine {
+            db,
+            session,
+            role,
+            request_id,
+        })
+    }
+
+    pub fn loader(self: &Arc<Self>) -> DataLoader<RelationLoader> {
+        DataLoader::new(RelationLoader(self.clone()), tokio::spawn)
+    }
+
+    pub fn view(&self, type_name: &str) -> Result<&TypeView, QueryError> {
+        self.role
+            .types
+            .get(type_name)
+            .ok_or_else(|| QueryError::Internal(format!("role has no type {type_name}")))
+    }
+
+    pub fn conditions(&self) -> Conditions<'_> {
+        Conditions::new(&self.role, &self.session)
+    }
+
+    /// The values a role reads of a type: full columns as they are, referral-only columns
+    /// behind a referral check, mask sources, SQL expressions and the keys relations need.
+    /// Columns the role may not see at all are never selected.
+    fn select_items(&self, view: &TypeView, alias: &str, conditions: &Conditions<'_>) -> Vec<SelectItem> {
+        let ty = view.def;
+        let mut items: Vec<SelectItem> = Vec::new();
+        let add_column = |items: &mut Vec<SelectItem>, column: &'static str, kind: Kind| {
+            if !items.iter().any(|i| i.key == column) {
+                items.push(SelectItem {
+                    key: column.to_owned(),
+                    expr: Sql::new(format!("{alias}.{column}")),
+                    kind,
+                });
+            }
+        };
+        add_column(&mut items, "id", Kind::Id);
+        for f in &view.fields {
+            match (f.def.kind, f.access) {
+                (FieldKind::Column { column, kind, .. }, Access::Full) => {
+                    add_column(&mut items, column, kind)
+                }
+                (FieldKind::Column { column, kind, .. }, Access::Referred) => {
+                    let person = ty.person_column.unwrap_or("person_id");
+                    let mut expr = Sql::new("CASE WHEN ");
+                    expr.append(conditions.referred(&format!("{alias}.{person}")))
+                        .push(&format!(" THEN {alias}.{column} ELSE NULL END"));
+                    items.push(SelectItem {
+                        key: format!("referred:{column}"),
+                        expr,
+                        kind,
+                    });
+                }
+                (FieldKind::Mask { sources, .. }, _) => {
+                    for source in sources {
+                        let kind = ty
+                            .fields
+                            .iter()
+                            .find_map(|d| match d.kind {
+                                FieldKind::Column { column, kind, .. } if column == *source => {
+                                    Some(kind)
+                                }
+                                _ => None,
+                            })
+                            .unwrap_or(Kind::String);
+                        add_column(&mut items, source, kind);
+                    }
+                }
+                (FieldKind::Expression { sql, kind }, _) => items.push(SelectItem {
+                    key: f.def.name.to_owned(),
+                    expr: Sql::new(sql.replace("{t}", alias)),
+                    kind,
+                }),
+                (
+                    FieldKind::Relation {
+                        join: Join::Forward { column },
+                        ..
+                    },
+                    _,
+                ) => add_column(&mut items, column, Kind::Id),
+                (FieldKind::Relation { .. }, _) => {}
+            }
+        }
+        items
+    }
+
+    /// Runs `SELECT <role's values> [, key] FROM <from> WHERE <row filter> AND <condition> <tail>`
+    /// for `type_name` aliased `t`. Returns the rows with their key (when asked for).
+    pub async fn fetch(
+        &self,
+        type_name: &str,
+        join: Option<&str>,
+        key_expr: Option<&str>,
+        condition: Sql,
+        tail: Sql,
+    ) -> Result<Vec<(Option<String>, Row)>, QueryError> {
+        let view = self.view(type_name)?;
+        let conditions = self.conditions();
+        let items = self.select_items(view, "t", &conditions);
+        let mut sql = Sql::new("SELECT ");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.append(item.expr.clone()).push(&format!(" AS c{i}"));
+        }
+        if let Some(key) = key_expr {
+            sql.push(&format!(", {key} AS k"));
+        }
+        sql.push(&format!(" FROM {} t", view.def.table));
+        if let Some(join) = join {
+            sql.push(" ").push(join);
+        }
+        sql.push(" WHERE ")
+            .append(Sql::and(vec![conditions.rows(type_name, "t"), condition]))
+            .push(" ")
+            .append(tail);
+        let results = self.query_all(sql).await?;
+        let mut rows = Vec::with_capacity(results.len());
+        for result in results {
+            let mut values = HashMap::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                values.insert(item.key.clone(), read_cell(&result, &format!("c{i}"), item.kind)?);
+            }
+            let key = match key_expr {
+                Some(_) => result.try_get_by::<Option<String>, _>("k")?,
+                None => None,
+            };
+            rows.push((key, Row::new(values)));
+        }
+        Ok(rows)
+    }
+
+    /// `SELECT COUNT(*)` of the rows of `type_name` the session may see that meet `condition`.
+    pub async fn count(&self, type_name: &str, condition: Sql) -> Result<i64, QueryError> {
+        let view = self.view(type_name)?;
+        let conditions = self.conditions();
+        let mut sql = Sql::new(format!("SELECT COUNT(*) AS n FROM {} t WHERE ", view.def.table));
+        sql.append(Sql::and(vec![conditions.rows(type_name, "t"), condition]));
+        let results = self.query_all(sql).await?;
+        Ok(match results.first() {
+            Some(r) => r.try_get_by::<i64, _>("n")?,
+            None => 0,
+        })
+    }
+
+    pub async fn query_all(&self, sql: Sql) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        let backend = self.db.get_database_backend();
+        self.db.query_all_raw(sql.statement(backend)).await
+    }
+
+    /// Loads relation `field` of `parent_type` for many parents at once.
+    async fn load_relation(
+        &self,
+        parent_type: &'static str,
+        field: &'static str,
+        keys: &[String],
+    ) -> Result<HashMap<String, Vec<Row>>, QueryError> {
+        let parent = self.view(parent_type)?;
+        let def = parent
+            .field(field)
+            .ok_or_else(|| QueryError::Internal(format!("no field {parent_type}.{field}")))?
+            .def;
+        let FieldKind::Relation { target, join, .. } = def.kind else {
+            return Err(QueryError::Internal(format!("{parent_type}.{field} is no relation")));
+        };
+        let mut out: HashMap<String, Vec<Row>> = HashMap::new();
+        for chunk in keys.chunks(MAX_KEYS_PER_STATEMENT) {
+            let (join_sql, key_expr, extra) = match join {
+                Join::Forward { .. } => (None, "t.id".to_owned(), None),
+                Join::Reverse { column, condition } => (
+                    None,
+                    format!("t.{column}"),
+                    condition.map(|c| c.replace("{t}", "t")),
+                ),
+                Join::Through {
+                    table,
+                    parent_column,
+                    target_column,
+                } => (
+                    Some(format!("JOIN {table} j ON j.{target_column} = t.id")),
+                    format!("j.{parent_column}"),
+                    None,
+                ),
+            };
+            let mut condition = Sql::new(format!("{key_expr} IN ("));
+            for (i, key) in chunk.iter().enumerate() {
+                if i > 0 {
+                    condition.push(", ");
+                }
+                condition.bind(key.clone());
+            }
+            condition.push(")");
+            let mut parts = vec![condition];
+            parts.extend(extra.map(Sql::new));
+            let rows = self
+                .fetch(
+                    target,
+                    join_sql.as_deref(),
+                    Some(&key_expr),
+                    Sql::and(parts),
+                    Sql::new("ORDER BY t.id"),
+                )
+                .await?;
+            for (key, row) in rows {
+                if let Some(key) = key {
+                    out.entry(key).or_default().push(row);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Which relation of which parent row.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RelationKey {
+    pub parent_type: &'static str,
+    pub field: &'static str,
+    pub key: String,
+}
+
+/// Batches relation loads of one request: one statement per relation per batch.
+pub struct RelationLoader(Arc<Engine>);
+
+impl Loader<RelationKey> for RelationLoader {
+    type Value = Vec<Row>;
+    type Error = Arc<QueryError>;
+
+    async fn load(
+        &self,
+        keys: &[RelationKey],
+    ) -> Result<HashMap<RelationKey, Vec<Row>>, Self::Error> {
+        let mut groups: HashMap<(&'static str, &'static str), Vec<String>> = HashMap::new();
+        for k in keys {
+            groups
+                .entry((k.parent_type, k.field))
+                .or_default()
+                .push(k.key.clone());
+        }
+        let mut out = HashMap::new();
+        for ((parent_type, field), parent_keys) in groups {
+            let loaded = self
+                .0
+                .load_relation(parent_type, field, &parent_keys)
+                .await
+                .map_err(Arc::new)?;
+            for key in parent_keys {
+                let rows = loaded.get(&key).cloned().unwrap_or_default();
+                out.insert(
+                    RelationKey {
+                        parent_type,
+                        field,
+                        key,
+                    },
+                    rows,
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The key a relation of `row` is looked up by: the foreign key for forward relations,
+/// the row's own id otherwise.
+pub fn relation_key(row: &Row, join: Join) -> Option<String> {
+    match join {
+        Join::Forward { column } => row.key(column),
+        _ => row.key("id"),
+    }
+}
+
+/// Whether a cell holds a value.
+pub fn present(cell: &Cell) -> bool {
+    !matches!(cell, Cell::Null)
+}

@@ -1,0 +1,292 @@
+//! Filter and sort arguments: their GraphQL input types and their translation into SQL.
+//!
+//! Both are drawn from the role's fields read in full (`FieldView::filterable`): a field the
+//! role cannot read, or reads only masked or by referral, is not in the input types, so it
+//! cannot be used as an oracle.
+
+use async_graphql::Value as GqlValue;
+use async_graphql::dynamic::{Enum, EnumItem, InputObject, InputValue, TypeRef};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::Value;
+
+use crate::catalogue::Kind;
+use crate::error::QueryError;
+use crate::policy::TypeView;
+use crate::sql::Sql;
+
+/// `fullName` → `FULL_NAME`.
+pub fn screaming(name: &str) -> String {
+    let mut out = String::new();
+    for ch in name.chars() {
+        if ch.is_uppercase() && !out.is_empty() {
+            out.push('_');
+        }
+        out.push(ch.to_ascii_uppercase());
+    }
+    out
+}
+
+/// Name of the shared filter input for values of `kind`.
+pub fn filter_type_name(kind: Kind) -> String {
+    match kind {
+        Kind::StringList => "StringListFilter".to_owned(),
+        Kind::EnumList(e) => format!("{e}ListFilter"),
+        other => format!("{}Filter", other.graphql_name()),
+    }
+}
+
+fn ordered(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Int | Kind::Float | Kind::Date | Kind::DateTime | Kind::String
+    )
+}
+
+/// The input type that filters values of `kind`.
+pub fn filter_input(kind: Kind) -> InputObject {
+    let name = filter_type_name(kind);
+    let scalar = kind.graphql_name();
+    let mut input = InputObject::new(&name).description(format!("Conditions on a {scalar} value; all given conditions must hold."));
+    if kind.is_list() {
+        return input
+            .field(InputValue::new("contains", TypeRef::named(scalar)).description("The list contains this value."))
+            .field(InputValue::new("isEmpty", TypeRef::named(TypeRef::BOOLEAN)));
+    }
+    input = input
+        .field(InputValue::new("eq", TypeRef::named(scalar)))
+        .field(InputValue::new("ne", TypeRef::named(scalar)))
+        .field(InputValue::new("in", TypeRef::named_nn_list(scalar)))
+        .field(InputValue::new("notIn", TypeRef::named_nn_list(scalar)))
+        .field(InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN)));
+    if ordered(kind) {
+        for op in ["gt", "gte", "lt", "lte"] {
+            input = input.field(InputValue::new(op, TypeRef::named(scalar)));
+        }
+    }
+    if kind == Kind::Region {
+        input = input.field(
+            InputValue::new("within", TypeRef::named(scalar))
+                .description("The code lies within this region (the code itself or below it)."),
+        );
+    }
+    input
+}
+
+/// `{Type}Filter`: one entry per filterable field, plus `and`, `or`, `not`.
+pub fn type_filter_input(view: &TypeView) -> InputObject {
+    let name = format!("{}Filter", view.def.name);
+    let mut input = InputObject::new(&name)
+        .field(InputValue::new("and", TypeRef::named_nn_list(&name)))
+        .field(InputValue::new("or", TypeRef::named_nn_list(&name)))
+        .field(InputValue::new("not", TypeRef::named(&name)));
+    for f in &view.fields {
+        if let Some((_, kind)) = f.filterable() {
+            input = input.field(InputValue::new(f.def.name, TypeRef::named(filter_type_name(kind))));
+        }
+    }
+    input
+}
+
+/// `{Type}OrderField` and `{Type}Order`: sortable fields are the filterable non-list ones.
+pub fn type_order_inputs(view: &TypeView) -> (Enum, InputObject) {
+    let field_enum = format!("{}OrderField", view.def.name);
+    let mut e = Enum::new(&field_enum);
+    for f in &view.fields {
+        if let Some((_, kind)) = f.filterable()
+            && !kind.is_list()
+        {
+            e = e.item(EnumItem::new(screaming(f.def.name)));
+        }
+    }
+    let input = InputObject::new(format!("{}Order", view.def.name))
+        .field(InputValue::new("field", TypeRef::named_nn(&field_enum)))
+        .field(InputValue::new("direction", TypeRef::named_nn("OrderDirection")).default_value(GqlValue::Enum(async_graphql::Name::new("ASC"))));
+    (e, input)
+}
+
+fn bad(message: impl Into<String>) -> QueryError {
+    QueryError::BadInput(message.into())
+}
+
+/// A GraphQL input value as a bound SQL value for a column of `kind`.
+fn bind_value(kind: Kind, value: &GqlValue) -> Result<Value, QueryError> {
+    let text = || match value {
+        GqlValue::String(s) => Ok(s.clone()),
+        GqlValue::Enum(e) => Ok(e.to_string()),
+        _ => Err(bad("expected a string")),
+    };
+    Ok(match kind {
+        Kind::Int => Value::Int(Some(
+            value
+                .clone()
+                .into_json()
+                .ok()
+                .and_then(|v| v.as_i64())
+                .and_then(|v| i32::try_from(v).ok())
+                .ok_or_else(|| bad("expected an Int"))?,
+        )),
+        Kind::Float => Value::Double(Some(
+            value
+                .clone()
+                .into_json()
+                .ok()
+                .and_then(|v| v.as_f64())
+                .ok_or_else(|| bad("expected a Float"))?,
+        )),
+        Kind::Boolean => match value {
+            GqlValue::Boolean(b) => Value::Bool(Some(*b)),
+            _ => return Err(bad("expected a Boolean")),
+        },
+        Kind::Date => Value::ChronoDate(Some(
+            parse_date(&text()?).ok_or_else(|| bad("expected a Date (YYYY-MM-DD)"))?,
+        )),
+        Kind::DateTime => Value::ChronoDateTimeUtc(Some(
+            parse_datetime(&text()?).ok_or_else(|| bad("expected a DateTime (RFC 3339)"))?,
+        )),
+        _ => Value::String(Some(text()?)),
+    })
+}
+
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc))
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Translates a `{Type}Filter` value into an SQL condition on alias `t`.
+pub fn where_sql(view: &TypeView, filter: &GqlValue) -> Result<Sql, QueryError> {
+    let GqlValue::Object(entries) = filter else {
+        return Ok(Sql::new("1=1"));
+    };
+    let mut parts = Vec::new();
+    for (key, value) in entries {
+        if matches!(value, GqlValue::Null) {
+            continue;
+        }
+        match key.as_str() {
+            "and" | "or" => {
+                let GqlValue::List(items) = value else { return Err(bad("expected a list")) };
+                let subs = items.iter().map(|i| where_sql(view, i)).collect::<Result<Vec<_>, _>>()?;
+                parts.push(if key.as_str() == "and" { Sql::and(subs) } else { Sql::or(subs) });
+            }
+            "not" => {
+                let mut sql = Sql::new("NOT (");
+                sql.append(where_sql(view, value)?).push(")");
+                parts.push(sql);
+            }
+            field => {
+                // The input type only offers filterable fields; this re-checks rather than trusts.
+                let (column, kind) = view
+                    .field(field)
+                    .and_then(|f| f.filterable())
+                    .ok_or_else(|| bad(format!("unknown filter field `{field}`")))?;
+                parts.push(column_condition(&format!("t.{column}"), kind, value)?);
+            }
+        }
+    }
+    Ok(Sql::and(parts))
+}
+
+fn column_condition(column: &str, kind: Kind, ops: &GqlValue) -> Result<Sql, QueryError> {
+    let GqlValue::Object(ops) = ops else { return Err(bad("expected an object")) };
+    let mut parts = Vec::new();
+    for (op, value) in ops {
+        if matches!(value, GqlValue::Null) {
+            continue;
+        }
+        let mut sql = Sql::new(column);
+        match op.as_str() {
+            "eq" | "ne" | "gt" | "gte" | "lt" | "lte" => {
+                let symbol = match op.as_str() {
+                    "eq" => " = ",
+                    "ne" => " <> ",
+                    "gt" => " > ",
+                    "gte" => " >= ",
+                    "lt" => " < ",
+                    _ => " <= ",
+                };
+                sql.push(symbol).bind(bind_value(kind, value)?);
+            }
+            "in" | "notIn" => {
+                let GqlValue::List(items) = value else { return Err(bad("expected a list")) };
+                if items.is_empty() {
+                    parts.push(Sql::new(if op.as_str() == "in" { "1=0" } else { "1=1" }));
+                    continue;
+                }
+                sql.push(if op.as_str() == "in" { " IN (" } else { " NOT IN (" });
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(bind_value(kind, item)?);
+                }
+                sql.push(")");
+            }
+            "isNull" => {
+                let GqlValue::Boolean(b) = value else { return Err(bad("expected a Boolean")) };
+                sql.push(if *b { " IS NULL" } else { " IS NOT NULL" });
+            }
+            "within" => {
+                let GqlValue::String(region) = value else { return Err(bad("expected a region code")) };
+                if !crate::session::is_region_code(region) {
+                    return Err(bad(format!("`{region}` is not a region code")));
+                }
+                sql.push(" = ").bind(region.clone()).push(&format!(" OR {column} LIKE ")).bind(format!("{region}.%"));
+                let mut wrapped = Sql::new("(");
+                wrapped.append(sql).push(")");
+                sql = wrapped;
+            }
+            "contains" => {
+                let element = serde_json::to_string(&match value {
+                    GqlValue::String(s) => s.clone(),
+                    GqlValue::Enum(e) => e.to_string(),
+                    _ => return Err(bad("expected a string")),
+                })
+                .map_err(|e| QueryError::Internal(e.to_string()))?;
+                sql.push(" LIKE ").bind(format!("%{}%", like_escape(&element))).push(" ESCAPE '\\'");
+            }
+            "isEmpty" => {
+                let GqlValue::Boolean(b) = value else { return Err(bad("expected a Boolean")) };
+                sql.push(if *b { " = '[]'" } else { " <> '[]'" });
+            }
+            other => return Err(bad(format!("unknown operator `{other}`"))),
+        }
+        parts.push(sql);
+    }
+    Ok(Sql::and(parts))
+}
+
+/// Translates `orderBy` into `ORDER BY …`, always ending with the id so pages are stable.
+pub fn order_sql(view: &TypeView, order: Option<&GqlValue>) -> Result<String, QueryError> {
+    let mut terms = Vec::new();
+    if let Some(GqlValue::List(items)) = order {
+        for item in items {
+            let GqlValue::Object(o) = item else { return Err(bad("expected an object")) };
+            let field = match o.get("field") {
+                Some(GqlValue::Enum(e)) => e.to_string(),
+                _ => return Err(bad("orderBy needs a field")),
+            };
+            let descending = matches!(o.get("direction"), Some(GqlValue::Enum(d)) if d.as_str() == "DESC");
+            let (column, nullable) = view
+                .fields
+                .iter()
+                .find(|f| screaming(f.def.name) == field && f.filterable().is_some())
+                .and_then(|f| f.def.column())
+                .map(|(c, _, n)| (c, n))
+                .ok_or_else(|| bad(format!("unknown order field `{field}`")))?;
+            if nullable {
+                // Nulls last on every backend.
+                terms.push(format!("CASE WHEN t.{column} IS NULL THEN 1 ELSE 0 END"));
+            }
+            terms.push(format!("t.{column}{}", if descending { " DESC" } else { "" }));
+        }
+    }
+    terms.push("t.id".to_owned());
+    Ok(format!("ORDER BY {}", terms.join(", ")))
+}

@@ -1,0 +1,24 @@
+//! Policy and per-role GraphQL schemas.
+//!
+//! `catalogue` describes every type and field of the shared case data; `policy` compiles the
+//! policy file into one `RoleView` per role; `builder` renders a `RoleView` as a schema whose
+//! resolvers run through `engine` (SQL with the role's `rows` filters, batched relations).
+//! Never imports actix: everything here is testable in-process.
+
+pub mod builder;
+pub mod catalogue;
+pub mod engine;
+pub mod error;
+pub mod filter;
+pub mod policy;
+pub mod row;
+pub mod rows;
+pub mod session;
+pub mod sql;
+pub mod statistics;
+
+pub use builder::{RateLimiter, SchemaOptions, build_schema};
+pub use engine::Engine;
+pub use error::QueryError;
+pub use policy::{Policy, PolicyError, RoleView};
+pub use session::Session;

@@ -1,0 +1,294 @@
+//! The access policy: load the policy file, check it against the catalogue, compile it into
+//! one immutable `RoleView` per role. Nothing about access is decided anywhere else; the schema
+//! builder only renders what a `RoleView` contains.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use crate::catalogue::{CATALOGUE, Catalogue, FieldDef, FieldKind, Kind, TypeDef};
+use crate::rows::RowFilter;
+use crate::statistics::{STATISTICS, StatisticsDef};
+
+/// Where a table header first appears: tables declared by a `[header]` have their span at
+/// their first key, which would name the wrong line.
+fn header_span(text: &str, header: &str) -> Option<Range<usize>> {
+    text.find(header).map(|start| start..start + header.len())
+}
+
+/// The policy compiled into the repository, used when no other file is configured.
+pub const DEFAULT_POLICY: &str = include_str!("../../policy.toml");
+
+/// Roles of `domain.md`; a policy may not invent others.
+pub const ROLES: &[&str] = &[
+    "immigration",
+    "unhcr",
+    "kesbangpol",
+    "police",
+    "municipality",
+    "iom",
+    "admin",
+];
+
+/// Root operations a role may be granted besides lists and lookups.
+pub const OPERATIONS: &[&str] = &["verifyDocument"];
+
+/// A policy that does not fit the catalogue, with the line of the offending entry.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct PolicyError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    roles: BTreeMap<String, Spanned<RoleFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleFile {
+    #[allow(dead_code)]
+    description: Option<String>,
+    #[serde(default)]
+    operations: Vec<Spanned<String>>,
+    #[serde(default)]
+    types: BTreeMap<String, Spanned<TypeFile>>,
+    #[serde(default)]
+    statistics: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TypeFile {
+    rows: Spanned<String>,
+    #[serde(default)]
+    queries: Vec<Spanned<String>>,
+    read: Vec<Spanned<String>>,
+    #[serde(default)]
+    referred: Vec<Spanned<String>>,
+}
+
+/// How a role reads one field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// In full: selectable, and (for plain columns) usable in filters and sort orders.
+    Full,
+    /// Only for persons with an accepted referral to the caller's agency; `null` otherwise.
+    /// Never filterable or sortable.
+    Referred,
+}
+
+#[derive(Clone, Debug)]
+pub struct FieldView {
+    pub def: &'static FieldDef,
+    pub access: Access,
+}
+
+impl FieldView {
+    /// Plain columns read in full are the only fields a filter or sort order may name.
+    pub fn filterable(&self) -> Option<(&'static str, Kind)> {
+        match (self.access, self.def.kind) {
+            (Access::Full, FieldKind::Column { column, kind, .. }) => Some((column, kind)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TypeView {
+    pub def: &'static TypeDef,
+    pub rows: RowFilter,
+    /// Root `persons(…)` list.
+    pub list: bool,
+    /// Root `person(id:)` lookup.
+    pub get: bool,
+    pub fields: Vec<FieldView>,
+}
+
+impl TypeView {
+    pub fn field(&self, name: &str) -> Option<&FieldView> {
+        self.fields.iter().find(|f| f.def.name == name)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct StatisticsView {
+    pub def: &'static StatisticsDef,
+    pub dimensions: Vec<&'static str>,
+}
+
+/// Everything one role may see. Immutable once compiled.
+#[derive(Clone, Debug)]
+pub struct RoleView {
+    pub name: String,
+    pub types: BTreeMap<&'static str, TypeView>,
+    pub operations: BTreeSet<&'static str>,
+    pub statistics: Vec<StatisticsView>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub roles: BTreeMap<String, Arc<RoleView>>,
+}
+
+impl Policy {
+    pub fn role(&self, name: &str) -> Option<&Arc<RoleView>> {
+        self.roles.get(name)
+    }
+
+    /// Parses and checks `text` (named `file` in messages) against the catalogue.
+    pub fn compile(file: &str, text: &str) -> Result<Policy, PolicyError> {
+        let line_of = |span: Range<usize>| text[..span.start.min(text.len())].matches('\n').count() + 1;
+        let err = |span: Range<usize>, message: String| PolicyError {
+            file: file.to_owned(),
+            line: line_of(span),
+            message,
+        };
+        let catalogue: &'static Catalogue = &CATALOGUE;
+        catalogue
+            .check_against_entities()
+            .map_err(|m| err(0..0, format!("catalogue does not match the entities: {m}")))?;
+        let parsed: PolicyFile = toml::from_str(text).map_err(|e| {
+            err(
+                e.span().unwrap_or(0..0),
+                e.message().to_owned(),
+            )
+        })?;
+
+        let mut roles = BTreeMap::new();
+        for (role_name, role_file) in &parsed.roles {
+            let role_span = header_span(text, &format!("[roles.{role_name}")).unwrap_or(role_file.span());
+            let role_file = role_file.get_ref();
+            if !ROLES.contains(&role_name.as_str()) {
+                return Err(err(
+                    role_span,
+                    format!("unknown role `{role_name}` (known: {})", ROLES.join(", ")),
+                ));
+            }
+            let mut types = BTreeMap::new();
+            for (type_name, type_file) in &role_file.types {
+                let type_span = header_span(text, &format!("[roles.{role_name}.types.{type_name}]"))
+                    .unwrap_or(type_file.span());
+                let type_file = type_file.get_ref();
+                let def = catalogue.get(type_name).ok_or_else(|| {
+                    err(type_span.clone(), format!("role {role_name}: unknown type `{type_name}`"))
+                })?;
+                let rows = RowFilter::parse(type_file.rows.get_ref()).ok_or_else(|| {
+                    err(
+                        type_file.rows.span(),
+                        format!("{role_name}.{type_name}: unknown row filter `{}`", type_file.rows.get_ref()),
+                    )
+                })?;
+                let mut list = false;
+                let mut get = false;
+                for q in &type_file.queries {
+                    match q.get_ref().as_str() {
+                        "list" => list = true,
+                        "get" => get = true,
+                        other => {
+                            return Err(err(
+                                q.span(),
+                                format!("{role_name}.{type_name}: unknown query `{other}` (known: list, get)"),
+                            ));
+                        }
+                    }
+                }
+                let mut fields: Vec<FieldView> = Vec::new();
+                for (items, access) in [(&type_file.read, Access::Full), (&type_file.referred, Access::Referred)] {
+                    for item in items {
+                        let name = item.get_ref();
+                        let field = def.field(name).ok_or_else(|| {
+                            err(item.span(), format!("{role_name}: type {type_name} has no field `{name}`"))
+                        })?;
+                        if fields.iter().any(|f| f.def.name == field.name) {
+                            return Err(err(item.span(), format!("{role_name}.{type_name}: field `{name}` listed twice")));
+                        }
+                        if access == Access::Referred
+                            && (field.column().is_none() || def.person_column.is_none())
+                        {
+                            return Err(err(
+                                item.span(),
+                                format!("{role_name}.{type_name}: `{name}` cannot be referral-only (only columns of types about a person can)"),
+                            ));
+                        }
+                        fields.push(FieldView { def: field, access });
+                    }
+                }
+                if !fields.iter().any(|f| f.def.name == "id" && f.access == Access::Full) {
+                    return Err(err(type_span, format!("{role_name}.{type_name}: `id` must be readable")));
+                }
+                // Keep the catalogue's field order, so schemas read the same for every role.
+                fields.sort_by_key(|f| def.fields.iter().position(|d| d.name == f.def.name));
+                types.insert(def.name, (TypeView { def, rows, list, get, fields }, type_span, type_file));
+            }
+            // Cross-type checks: relations and row filters may only lead to types the role has.
+            let has = |name: &str| types.contains_key(name);
+            for (type_name, (view, span, type_file)) in &types {
+                view.rows.check(view.def, has).map_err(|m| {
+                    err(type_file.rows.span(), format!("{role_name}.{type_name}: row filter `{}` {m}", type_file.rows.get_ref()))
+                })?;
+                for f in &view.fields {
+                    if let FieldKind::Relation { target, .. } = f.def.kind
+                        && !has(target)
+                    {
+                        let span = type_file
+                            .read
+                            .iter()
+                            .find(|i| i.get_ref() == f.def.name)
+                            .map_or(span.clone(), |i| i.span());
+                        return Err(err(span, format!("{role_name}.{type_name}.{}: the role has no type {target}", f.def.name)));
+                    }
+                }
+            }
+            let types: BTreeMap<&'static str, TypeView> =
+                types.into_iter().map(|(k, (v, _, _))| (k, v)).collect();
+
+            let mut operations = BTreeSet::new();
+            for op in &role_file.operations {
+                let known = OPERATIONS.iter().find(|o| **o == op.get_ref().as_str()).ok_or_else(|| {
+                    err(op.span(), format!("{role_name}: unknown operation `{}` (known: {})", op.get_ref(), OPERATIONS.join(", ")))
+                })?;
+                operations.insert(*known);
+            }
+
+            let mut statistics = Vec::new();
+            for (source, dims) in &role_file.statistics {
+                let def = STATISTICS.iter().find(|s| s.name == source.as_str()).ok_or_else(|| {
+                    err(dims.span(), format!("{role_name}: no statistics over `{source}`"))
+                })?;
+                let mut dimensions = Vec::new();
+                for d in dims.get_ref() {
+                    let dim = def.dimensions.iter().find(|x| x.name == d.get_ref().as_str()).ok_or_else(|| {
+                        err(d.span(), format!("{role_name}: statistics over {source} have no dimension `{}`", d.get_ref()))
+                    })?;
+                    dimensions.push(dim.name);
+                }
+                if dimensions.is_empty() {
+                    return Err(err(dims.span(), format!("{role_name}: statistics over {source} need at least one dimension")));
+                }
+                statistics.push(StatisticsView { def, dimensions });
+            }
+
+            if types.is_empty() && statistics.is_empty() && operations.is_empty() {
+                return Err(err(role_span, format!("role {role_name} grants nothing")));
+            }
+            roles.insert(
+                role_name.clone(),
+                Arc::new(RoleView { name: role_name.clone(), types, operations, statistics }),
+            );
+        }
+        Ok(Policy { roles })
+    }
+
+    /// The policy compiled into the binary.
+    pub fn builtin() -> Result<Policy, PolicyError> {
+        Policy::compile("policy.toml", DEFAULT_POLICY)
+    }
+}

@@ -1,0 +1,105 @@
+//! A small SQL fragment builder: text plus bound values, rendered for the connected backend.
+//!
+//! Identifiers in fragments come only from the compiled catalogue (static strings); every value
+//! that a caller or a token supplies is bound as a parameter, never spliced into the text.
+
+use sea_orm::{DbBackend, Statement, Value};
+
+/// SQL text with `?` placeholders and the values bound to them, in order.
+#[derive(Clone, Debug, Default)]
+pub struct Sql {
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    pub fn new(text: impl AsRef<str>) -> Self {
+        Sql {
+            text: text.as_ref().to_owned(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Appends literal SQL text (never caller input).
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.text.push('?');
+        self.values.push(value.into());
+        self
+    }
+
+    /// Appends another fragment, with its values.
+    pub fn append(&mut self, other: Sql) -> &mut Self {
+        self.text.push_str(&other.text);
+        self.values.extend(other.values);
+        self
+    }
+
+    /// `(a) AND (b) AND …`; an empty list is `1=1`.
+    pub fn and(parts: Vec<Sql>) -> Sql {
+        Self::join(parts, " AND ", "1=1")
+    }
+
+    /// `(a) OR (b) OR …`; an empty list is `1=0`.
+    pub fn or(parts: Vec<Sql>) -> Sql {
+        Self::join(parts, " OR ", "1=0")
+    }
+
+    fn join(parts: Vec<Sql>, separator: &str, empty: &str) -> Sql {
+        if parts.is_empty() {
+            return Sql::new(empty);
+        }
+        let mut out = Sql::default();
+        for (i, part) in parts.into_iter().enumerate() {
+            if i > 0 {
+                out.push(separator);
+            }
+            out.push("(").append(part).push(")");
+        }
+        out
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The statement for `backend`: PostgreSQL numbers its placeholders (`$1`, `$2`, …).
+    pub fn statement(self, backend: DbBackend) -> Statement {
+        let text = match backend {
+            DbBackend::Postgres => {
+                let mut out = String::with_capacity(self.text.len() + 8);
+                let mut n = 0;
+                for ch in self.text.chars() {
+                    if ch == '?' {
+                        n += 1;
+                        out.push('$');
+                        out.push_str(&n.to_string());
+                    } else {
+                        out.push(ch);
+                    }
+                }
+                out
+            }
+            _ => self.text,
+        };
+        Statement::from_sql_and_values(backend, text, self.values)
+    }
+}
+
+/// Hands out table aliases that are unique within one statement, so nested subqueries never
+/// shadow the alias an outer condition refers to.
+#[derive(Debug, Default)]
+pub struct Aliases(std::cell::Cell<u32>);
+
+impl Aliases {
+    pub fn next(&self, stem: &str) -> String {
+        let n = self.0.get() + 1;
+        self.0.set(n);
+        format!("{stem}{n}")
+    }
+}
