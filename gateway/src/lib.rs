@@ -1,1 +1,13 @@
-//! placeholder
+//! PORA Gateway: the actix-web binary's library. `config` → `app::Application::build` →
+//! `run_until_stopped`; `auth` turns tokens into sessions, `http` owns the GraphQL-over-HTTP
+//! endpoint and its error mapping, `seed` the demo data, `cli` the command line.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod seed;
+
+pub use app::Application;
+pub use config::Config;

@@ -1,1 +1,221 @@
-//! placeholder
+//! Test helpers: start the real application on port 0 with a fresh database (a SQLite file in
+//! a temporary folder, or a new PostgreSQL database), mint tokens with its key, speak HTTP.
+
+use std::path::PathBuf;
+
+use gateway::auth::{Authenticator, Claims, SigningKeys};
+use gateway::{Application, Config};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub auth: Authenticator,
+    /// The test's own connection to the same database, for oracles computed from raw rows.
+    pub db: DatabaseConnection,
+    pub backend: Backend,
+    pub data_dir: PathBuf,
+    _temp: tempfile::TempDir,
+}
+
+/// Runs each named async test function once on SQLite and once on PostgreSQL. The
+/// PostgreSQL leg needs `PORA_TEST_POSTGRES_URL`; without it those tests are reported ignored.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::spawn($crate::Backend::Sqlite).await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(pora_postgres), ignore = "PostgreSQL leg skipped: PORA_TEST_POSTGRES_URL is not set")]
+                async fn $name() {
+                    super::$name($crate::spawn($crate::Backend::Postgres).await).await
+                }
+            )*
+        }
+    };
+}
+
+/// A fresh PostgreSQL database on the server named by `PORA_TEST_POSTGRES_URL`.
+async fn fresh_postgres_database() -> String {
+    let admin_url = std::env::var("PORA_TEST_POSTGRES_URL")
+        .expect("PORA_TEST_POSTGRES_URL must be set for the PostgreSQL leg");
+    let admin = Database::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at PORA_TEST_POSTGRES_URL: {e}"));
+    let name = format!("pora_t_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .expect("URL with a database name");
+    format!("{base}/{name}")
+}
+
+pub async fn spawn(backend: Backend) -> TestApp {
+    spawn_with(backend, |_| {}).await
+}
+
+/// Starts the gateway with demo data; `adjust` may change the configuration first.
+pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: temp.path().to_owned(),
+        workers: 1,
+        ..Config::default()
+    };
+    config.database_url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(fresh_postgres_database().await),
+    };
+    adjust(&mut config);
+    let url = config.database_url();
+    let app = Application::build(config.clone()).await.expect("application starts");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let keys = SigningKeys::load_or_generate(&config.data_dir).expect("key");
+    let roles = schema::policy::ROLES.iter().map(|r| r.to_string()).collect();
+    let auth = Authenticator::new(keys, &config.issuer, &config.audience, roles);
+    let db = Database::connect(&url).await.expect("test connection");
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        auth,
+        db,
+        backend,
+        data_dir: config.data_dir.clone(),
+        _temp: temp,
+    }
+}
+
+/// The demo agency and jurisdiction of a role.
+pub fn demo_agency(role: &str) -> (&'static str, &'static str) {
+    gateway::seed::DEMO_AGENCIES
+        .iter()
+        .find(|a| a.0 == role)
+        .map_or(("PORA-ADMIN", "31"), |a| (a.1, a.4))
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `errors[0].extensions.code`, if any.
+    pub fn code(&self) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["code"].as_str()
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["errors"][0]["message"].as_str().unwrap_or("")
+    }
+
+    /// `data`, asserting there were no errors.
+    pub fn data(&self) -> &Value {
+        assert!(self.body.get("errors").is_none(), "unexpected errors: {}", self.body);
+        assert_eq!(self.status, 200, "{}", self.body);
+        &self.body["data"]
+    }
+}
+
+impl TestApp {
+    /// A token for `role` at its demo agency and jurisdiction.
+    pub fn token(&self, role: &str) -> String {
+        let (agency, jurisdiction) = demo_agency(role);
+        self.token_for(role, agency, jurisdiction)
+    }
+
+    pub fn token_for(&self, role: &str, agency: &str, jurisdiction: &str) -> String {
+        self.auth
+            .issue(role, agency, jurisdiction, &format!("test-{role}"), chrono::Duration::hours(1))
+            .expect("sign")
+    }
+
+    pub fn sign(&self, claims: &Claims) -> String {
+        self.auth.sign(claims).expect("sign")
+    }
+
+    pub async fn post_raw(&self, token: Option<&str>, content_type: &str, body: Vec<u8>) -> Reply {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        reply(request.send().await.expect("request")).await
+    }
+
+    pub async fn query(&self, token: &str, query: &str) -> Reply {
+        self.query_vars(token, query, json!({})).await
+    }
+
+    pub async fn query_vars(&self, token: &str, query: &str, variables: Value) -> Reply {
+        let body = serde_json::to_vec(&json!({ "query": query, "variables": variables })).expect("json");
+        self.post_raw(Some(token), "application/json", body).await
+    }
+
+    pub async fn get(&self, token: Option<&str>, params: &[(&str, &str)]) -> Reply {
+        let mut request = self.client.get(format!("{}/graphql", self.base)).query(params);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        reply(request.send().await.expect("request")).await
+    }
+
+    /// `pora_sql_statements_total` from `/metrics`.
+    pub async fn sql_statements(&self) -> u64 {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find_map(|l| l.strip_prefix("pora_sql_statements_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("counter")
+    }
+}
+
+async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
+    Reply { status, content_type, body }
+}
+
+/// Whether region `code` lies within `prefix`.
+pub fn within(code: &str, prefix: &str) -> bool {
+    code == prefix || code.starts_with(&format!("{prefix}."))
+}

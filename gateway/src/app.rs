@@ -1,0 +1,134 @@
+//! Start-up: configuration → database (migrated, demo data) → policy → one schema per role →
+//! bound HTTP server. `Application::build` binds before it runs, so port 0 works in tests.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::auth::{Authenticator, SigningKeys};
+use crate::config::Config;
+use crate::http::{self, Metrics};
+use schema::{Policy, RateLimiter, build_schema};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Policy(#[from] schema::PolicyError),
+    #[error("cannot read policy file {0}: {1}")]
+    PolicyFile(String, std::io::Error),
+    #[error("database {0}: {1}")]
+    Database(String, sea_orm::DbErr),
+    #[error(transparent)]
+    Key(#[from] crate::auth::keys::KeyError),
+    #[error("schema of role {0}: {1}")]
+    Schema(String, String),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(String, std::io::Error),
+    #[error("cannot create data folder {0}: {1}")]
+    DataDir(String, std::io::Error),
+}
+
+/// What every request handler shares.
+pub struct AppState {
+    pub config: Config,
+    pub db: DatabaseConnection,
+    pub policy: Policy,
+    pub schemas: HashMap<String, async_graphql::dynamic::Schema>,
+    pub auth: Authenticator,
+    pub metrics: Arc<Metrics>,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+/// Loads the configured policy, or the one compiled into the binary.
+pub fn load_policy(config: &Config) -> Result<Policy, StartError> {
+    match &config.policy_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| StartError::PolicyFile(path.display().to_string(), e))?;
+            Ok(Policy::compile(&path.display().to_string(), &text)?)
+        }
+        None => Ok(Policy::builtin()?),
+    }
+}
+
+/// Connects, applies migrations, and (when configured) loads demo data into an empty database.
+pub async fn connect(config: &Config, metrics: &Arc<Metrics>) -> Result<DatabaseConnection, StartError> {
+    let url = config.database_url();
+    let shown = redact(&url);
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    }
+    let mut options = ConnectOptions::new(url);
+    options.max_connections(config.max_connections).sqlx_logging(false);
+    let mut db = Database::connect(options).await.map_err(|e| StartError::Database(shown.clone(), e))?;
+    let counter = metrics.clone();
+    db.set_metric_callback(move |_| {
+        counter.sql_statements.fetch_add(1, Ordering::Relaxed);
+    });
+    Migrator::up(&db, None).await.map_err(|e| StartError::Database(shown.clone(), e))?;
+    if config.demo_data
+        && let Some(summary) = crate::seed::seed_demo(&db, config.demo_seed).await.map_err(|e| StartError::Database(shown.clone(), e))?
+    {
+        tracing::info!(persons = summary.persons, cases = summary.cases, "loaded demo data");
+    }
+    Ok(db)
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Application, StartError> {
+        let policy = load_policy(&config)?;
+        let metrics = Arc::new(Metrics::default());
+        let db = connect(&config, &metrics).await?;
+        let keys = SigningKeys::load_or_generate(&config.data_dir)?;
+        let auth = Authenticator::new(keys, &config.issuer, &config.audience, policy.roles.keys().cloned().collect());
+        let limiter = Arc::new(RateLimiter::new(config.verify_per_minute));
+        let options = config.schema_options();
+        let mut schemas = HashMap::new();
+        for (name, role) in &policy.roles {
+            let schema = build_schema(role, &options, limiter.clone()).map_err(|e| StartError::Schema(name.clone(), e.0))?;
+            schemas.insert(name.clone(), schema);
+        }
+        let listener = TcpListener::bind(config.listen).map_err(|e| StartError::Listen(config.listen.to_string(), e))?;
+        let port = listener.local_addr().map_err(|e| StartError::Listen(config.listen.to_string(), e))?.port();
+        let workers = config.workers;
+        let state = web::Data::new(AppState { config, db, policy, schemas, auth, metrics });
+        let shared = state.clone();
+        let mut server = HttpServer::new(move || App::new().app_data(shared.clone()).configure(http::configure))
+            .listen(listener)
+            .map_err(|e| StartError::Listen(port.to_string(), e))?;
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        Ok(Application { port, server: server.run(), state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

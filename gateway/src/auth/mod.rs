@@ -1,0 +1,166 @@
+//! Authentication: a Bearer JWT becomes a `Session`, or a typed `AuthError`.
+//!
+//! Tokens are EdDSA (Ed25519) only: the algorithm is pinned, so `alg: none`, HS256 signed with
+//! the public key and every other algorithm are refused before any key is used.
+
+pub mod keys;
+
+use chrono::Utc;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use schema::Session;
+use schema::session::is_region_code;
+
+pub use keys::SigningKeys;
+
+/// Largest clock difference tolerated between issuer and gateway.
+pub const LEEWAY_SECONDS: u64 = 60;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub exp: i64,
+    pub nbf: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub role: String,
+    pub agency: String,
+    pub jurisdiction: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("a Bearer token is required")]
+    Missing,
+    #[error("the token is malformed or its signature is not valid")]
+    Invalid,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token was issued by an issuer this gateway does not trust")]
+    WrongIssuer,
+    #[error("the token is meant for another audience")]
+    WrongAudience,
+    #[error("the token names a role this gateway does not know")]
+    UnknownRole,
+}
+
+impl AuthError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "TOKEN_MISSING",
+            AuthError::Invalid => "TOKEN_INVALID",
+            AuthError::Expired => "TOKEN_EXPIRED",
+            AuthError::NotYetValid => "TOKEN_NOT_YET_VALID",
+            AuthError::WrongIssuer => "TOKEN_ISSUER_INVALID",
+            AuthError::WrongAudience => "TOKEN_AUDIENCE_INVALID",
+            AuthError::UnknownRole => "TOKEN_ROLE_UNKNOWN",
+        }
+    }
+}
+
+/// Verifies and issues tokens.
+pub struct Authenticator {
+    keys: SigningKeys,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    known_roles: Vec<String>,
+}
+
+impl Authenticator {
+    pub fn new(keys: SigningKeys, issuer: &str, audience: &str, known_roles: Vec<String>) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        Authenticator {
+            keys,
+            validation,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            known_roles,
+        }
+    }
+
+    /// The session of an `Authorization` header value.
+    pub fn authenticate(&self, header: Option<&str>) -> Result<Session, AuthError> {
+        let header = header.ok_or(AuthError::Missing)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or(AuthError::Missing)?
+            .trim();
+        let claims = self.verify(token)?;
+        Ok(Session {
+            subject: claims.sub,
+            role: claims.role,
+            agency: claims.agency,
+            jurisdiction: claims.jurisdiction,
+            token_id: claims.jti,
+            purpose: claims.purpose,
+        })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(AuthError::Invalid);
+        }
+        let key = self.keys.decoding_key(header.kid.as_deref()).ok_or(AuthError::Invalid)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
+            match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+                ErrorKind::InvalidAudience => AuthError::WrongAudience,
+                _ => AuthError::Invalid,
+            }
+        })?;
+        let claims = data.claims;
+        if claims.iat > Utc::now().timestamp() + LEEWAY_SECONDS as i64 {
+            return Err(AuthError::NotYetValid);
+        }
+        if !self.known_roles.contains(&claims.role) {
+            return Err(AuthError::UnknownRole);
+        }
+        if claims.sub.is_empty() || claims.agency.is_empty() || claims.jti.is_empty() || !is_region_code(&claims.jurisdiction) {
+            return Err(AuthError::Invalid);
+        }
+        Ok(claims)
+    }
+
+    /// Signs a development token: role, agency and jurisdiction as given, valid for `ttl`.
+    pub fn issue(&self, role: &str, agency: &str, jurisdiction: &str, subject: &str, ttl: chrono::Duration) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: subject.to_owned(),
+            exp: now + ttl.num_seconds(),
+            nbf: now,
+            iat: now,
+            jti: uuid::Uuid::new_v4().to_string(),
+            role: role.to_owned(),
+            agency: agency.to_owned(),
+            jurisdiction: jurisdiction.to_owned(),
+            purpose: None,
+        };
+        self.sign(&claims)
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.keys.kid().to_owned());
+        jsonwebtoken::encode(&header, claims, self.keys.encoding_key())
+    }
+}

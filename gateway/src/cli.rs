@@ -1,0 +1,135 @@
+//! The command line: `serve`, `schema print`, `token dev`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{Application, load_policy};
+use crate::auth::{Authenticator, SigningKeys};
+use crate::config::Config;
+use crate::seed::DEMO_AGENCIES;
+
+#[derive(Parser, Debug)]
+#[command(name = "pora-gateway", version, about = "Federated GraphQL gateway for Tim PORA's shared refugee case data")]
+pub struct Cli {
+    /// Configuration file (TOML); environment variables PORA_* override it.
+    #[arg(long, global = true, env = "PORA_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the gateway (migrations and demo data are applied first).
+    Serve {
+        /// Listen address, overriding the configuration (e.g. 127.0.0.1:0).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Print a role's GraphQL schema (SDL).
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
+    /// Development tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SchemaCommand {
+    /// Print the SDL of one role's schema.
+    Print {
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Print a signed development token (signed by the key in the data folder).
+    Dev {
+        #[arg(long)]
+        role: String,
+        /// Region-code prefix the token is limited to (default: the demo agency's).
+        #[arg(long)]
+        jurisdiction: Option<String>,
+        /// Agency code (default: the role's demo agency).
+        #[arg(long)]
+        agency: Option<String>,
+        #[arg(long, default_value = "dev-user")]
+        subject: String,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 8)]
+        ttl_hours: i64,
+    },
+}
+
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            let app = Application::build(config).await.map_err(|e| e.to_string())?;
+            print_welcome(&app);
+            app.run_until_stopped().await.map_err(|e| e.to_string())
+        }
+        Command::Schema { command: SchemaCommand::Print { role } } => {
+            let policy = load_policy(&config).map_err(|e| e.to_string())?;
+            let view = policy.role(&role).ok_or_else(|| format!("unknown role `{role}` (known: {})", policy.roles.keys().cloned().collect::<Vec<_>>().join(", ")))?;
+            let limiter = std::sync::Arc::new(schema::RateLimiter::new(config.verify_per_minute));
+            let built = schema::build_schema(view, &config.schema_options(), limiter).map_err(|e| e.0)?;
+            print!("{}", built.sdl());
+            Ok(())
+        }
+        Command::Token { command: TokenCommand::Dev { role, jurisdiction, agency, subject, ttl_hours } } => {
+            let policy = load_policy(&config).map_err(|e| e.to_string())?;
+            if policy.role(&role).is_none() {
+                return Err(format!("unknown role `{role}`"));
+            }
+            let demo = DEMO_AGENCIES.iter().find(|a| a.0 == role);
+            let agency = agency.or_else(|| demo.map(|a| a.1.to_owned())).unwrap_or_else(|| "PORA-ADMIN".to_owned());
+            let jurisdiction = jurisdiction.or_else(|| demo.map(|a| a.4.to_owned())).unwrap_or_else(|| "31".to_owned());
+            if !schema::session::is_region_code(&jurisdiction) {
+                return Err(format!("`{jurisdiction}` is not a region code (e.g. 31.71)"));
+            }
+            let keys = SigningKeys::load_or_generate(&config.data_dir).map_err(|e| e.to_string())?;
+            let auth = Authenticator::new(keys, &config.issuer, &config.audience, policy.roles.keys().cloned().collect());
+            let token = auth
+                .issue(&role, &agency, &jurisdiction, &subject, chrono::Duration::hours(ttl_hours))
+                .map_err(|e| e.to_string())?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+fn print_welcome(app: &Application) {
+    let state = app.state();
+    let url = format!("http://{}:{}/graphql", state.config.listen.ip(), app.port());
+    println!("PORA Gateway listening on {url}");
+    println!("database: {}", crate::app::redact(&state.config.database_url()));
+    println!();
+    println!("Development tokens (8 h):");
+    for role in state.policy.roles.keys() {
+        let demo = DEMO_AGENCIES.iter().find(|a| a.0 == role);
+        let (agency, jurisdiction) = demo.map_or(("PORA-ADMIN", "31"), |a| (a.1, a.4));
+        match state.auth.issue(role, agency, jurisdiction, &format!("dev-{role}"), chrono::Duration::hours(8)) {
+            Ok(token) => {
+                println!("\n[{role}] agency {agency}, jurisdiction {jurisdiction}");
+                println!("  export TOKEN_{}={token}", role.to_uppercase());
+                println!(
+                    "  curl -s {url} -H \"Authorization: Bearer $TOKEN_{}\" -H 'Content-Type: application/json' -d '{{\"query\":\"{{ viewer {{ role agency jurisdiction }} }}\"}}'",
+                    role.to_uppercase()
+                );
+            }
+            Err(e) => println!("[{role}] cannot sign a token: {e}"),
+        }
+    }
+    println!();
+}

@@ -1,0 +1,147 @@
+//! Configuration: defaults, then a TOML file, then `PORA_*` environment variables, then flags.
+//! Unknown keys in the file are errors. Secrets never appear in `Debug` output.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("config file {0}: {1}")]
+    Parse(PathBuf, String),
+    #[error("environment variable {0}: {1}")]
+    Env(&'static str, String),
+}
+
+/// Everything the gateway can be told. See `docs/configuration.md` (and `pora.example.toml`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on (`PORA_LISTEN`). Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Folder for the embedded database and the signing key (`PORA_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Database URL (`PORA_DATABASE_URL`); default: SQLite file `pora.db` in the data folder.
+    pub database_url: Option<String>,
+    /// Policy file (`PORA_POLICY`); default: the policy compiled into the binary.
+    pub policy_file: Option<PathBuf>,
+    /// Load the demo data into an empty database at start.
+    pub demo_data: bool,
+    /// Seed of the demo data generator: the same seed gives the same data.
+    pub demo_seed: u64,
+    /// Token issuer (`iss`) this gateway issues and accepts.
+    pub issuer: String,
+    /// Token audience (`aud`).
+    pub audience: String,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub default_page_size: u32,
+    pub max_page_size: u32,
+    /// `verifyDocument` calls per token per minute.
+    pub verify_per_minute: u32,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+    /// Database connection pool size.
+    pub max_connections: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("valid address"),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            policy_file: None,
+            demo_data: true,
+            demo_seed: 2016,
+            issuer: "pora-gateway".to_owned(),
+            audience: "pora".to_owned(),
+            max_body_bytes: 256 * 1024,
+            max_depth: 12,
+            max_complexity: 2_000,
+            default_page_size: 50,
+            max_page_size: 500,
+            verify_per_minute: 30,
+            workers: 0,
+            max_connections: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, overlaid by `file` (if given) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::Read(path.to_owned(), e))?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_owned(), e.to_string()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        Ok(config)
+    }
+
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = var("PORA_LISTEN") {
+            self.listen = v.parse().map_err(|e| ConfigError::Env("PORA_LISTEN", format!("{e}")))?;
+        }
+        if let Some(v) = var("PORA_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("PORA_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = var("PORA_POLICY") {
+            self.policy_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("PORA_DEMO_DATA") {
+            self.demo_data = v
+                .parse()
+                .map_err(|_| ConfigError::Env("PORA_DEMO_DATA", "expected true or false".into()))?;
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("pora.db").display())
+        })
+    }
+
+    pub fn schema_options(&self) -> schema::SchemaOptions {
+        schema::SchemaOptions {
+            max_depth: self.max_depth,
+            max_complexity: self.max_complexity,
+            default_page_size: self.default_page_size,
+            max_page_size: self.max_page_size,
+            verify_per_minute: self.verify_per_minute,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = toml::from_str::<Config>("listen = \"127.0.0.1:1\"\ncolour = 3\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let mut c: Config = toml::from_str("listen = \"127.0.0.1:1\"").unwrap();
+        c.apply_env(|k| (k == "PORA_LISTEN").then(|| "127.0.0.1:2".to_owned())).unwrap();
+        assert_eq!(c.listen.port(), 2);
+        assert!(c.apply_env(|k| (k == "PORA_LISTEN").then(|| "nope".to_owned())).is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! The one place where errors become HTTP responses: a GraphQL-over-HTTP error body with a
+//! stable `extensions.code`, and the matching status.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use serde_json::json;
+
+use crate::auth::AuthError;
+
+pub const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+/// Errors that end a request before GraphQL execution.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("the request body is larger than {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("the request is not a valid GraphQL-over-HTTP request: {0}")]
+    BadRequest(String),
+    #[error("the GraphQL document does not parse: {0}")]
+    Parse(String),
+    #[error("only queries may be sent with GET; use POST")]
+    MutationOverGet,
+    #[error("this role has no schema")]
+    NoSchema,
+}
+
+impl RequestError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestError::Auth(e) => e.code(),
+            RequestError::BodyTooLarge(_) => "REQUEST_TOO_LARGE",
+            RequestError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            RequestError::BadRequest(_) => "BAD_REQUEST",
+            RequestError::Parse(_) => "GRAPHQL_PARSE_FAILED",
+            RequestError::MutationOverGet => "METHOD_NOT_ALLOWED",
+            RequestError::NoSchema => "FORBIDDEN",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            RequestError::Auth(_) => StatusCode::UNAUTHORIZED,
+            RequestError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            RequestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RequestError::BadRequest(_) | RequestError::Parse(_) => StatusCode::BAD_REQUEST,
+            RequestError::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
+            RequestError::NoSchema => StatusCode::FORBIDDEN,
+        }
+    }
+
+    pub fn response(&self, request_id: &str) -> HttpResponse {
+        let body = json!({
+            "errors": [{
+                "message": self.to_string(),
+                "extensions": { "code": self.code(), "requestId": request_id }
+            }]
+        });
+        let mut response = HttpResponse::build(self.status());
+        response
+            .content_type(GRAPHQL_RESPONSE)
+            .insert_header(("x-request-id", request_id));
+        match self {
+            RequestError::Auth(_) => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"pora\""),
+                ));
+            }
+            RequestError::MutationOverGet => {
+                response.insert_header((header::ALLOW, HeaderValue::from_static("POST")));
+            }
+            _ => {}
+        }
+        response.body(body.to_string())
+    }
+}

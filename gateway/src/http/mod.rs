@@ -1,0 +1,204 @@
+//! HTTP: the GraphQL-over-HTTP endpoint (`POST`/`GET /graphql`), health and metrics.
+//!
+//! async-graphql-actix-web answers 200 for invalid documents, reads bodies without a limit and
+//! runs mutations over GET, so this thin layer is our own (see docs/architecture.md).
+
+pub mod error;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use async_graphql::parser::types::OperationType;
+use futures::StreamExt;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use error::{GRAPHQL_RESPONSE, RequestError};
+use schema::Engine;
+
+/// The GraphQL-over-HTTP request parameters.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphqlParams {
+    query: String,
+    #[serde(default)]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Option<serde_json::Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    extensions: Option<serde_json::Value>,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/graphql", web::post().to(graphql_post))
+        .route("/graphql", web::get().to(graphql_get))
+        .route("/healthz", web::get().to(health))
+        .route("/metrics", web::get().to(metrics));
+}
+
+async fn health(state: web::Data<AppState>) -> HttpResponse {
+    match state.db.ping().await {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
+        Err(_) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "database unavailable"})),
+    }
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}
+
+fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    let id = request_id();
+    let result: Result<HttpResponse, RequestError> = async {
+        let session = state.auth.authenticate(auth_header(&req))?;
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !content_type.starts_with("application/json") && !content_type.starts_with("application/graphql+json") {
+            return Err(RequestError::UnsupportedMediaType);
+        }
+        let limit = state.config.max_body_bytes;
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| RequestError::BadRequest(e.to_string()))?;
+            if body.len() + chunk.len() > limit {
+                return Err(RequestError::BodyTooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let params: GraphqlParams = serde_json::from_slice(&body)
+            .map_err(|e| RequestError::BadRequest(format!("body is not a JSON object with a `query` string ({e})")))?;
+        execute(&req, &state, session, params, false, &id).await
+    }
+    .await;
+    result.unwrap_or_else(|e| e.response(&id))
+}
+
+async fn graphql_get(req: HttpRequest, query: web::Query<HashMap<String, String>>, state: web::Data<AppState>) -> HttpResponse {
+    let id = request_id();
+    let result: Result<HttpResponse, RequestError> = async {
+        let session = state.auth.authenticate(auth_header(&req))?;
+        let mut query = query.into_inner();
+        let variables = match query.remove("variables") {
+            Some(v) => Some(serde_json::from_str(&v).map_err(|_| RequestError::BadRequest("`variables` is not JSON".into()))?),
+            None => None,
+        };
+        let params = GraphqlParams {
+            query: query.remove("query").ok_or_else(|| RequestError::BadRequest("`query` is missing".into()))?,
+            operation_name: query.remove("operationName"),
+            variables,
+            extensions: None,
+        };
+        execute(&req, &state, session, params, true, &id).await
+    }
+    .await;
+    result.unwrap_or_else(|e| e.response(&id))
+}
+
+fn auth_header(req: &HttpRequest) -> Option<&str> {
+    req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+}
+
+/// Whether the client accepts only the legacy `application/json` (then validation errors
+/// keep status 200, as the GraphQL-over-HTTP specification asks).
+fn legacy_json_only(req: &HttpRequest) -> bool {
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    accept.contains("application/json") && !accept.contains(GRAPHQL_RESPONSE) && !accept.contains("*/*")
+}
+
+async fn execute(
+    req: &HttpRequest,
+    state: &AppState,
+    session: schema::Session,
+    params: GraphqlParams,
+    is_get: bool,
+    id: &str,
+) -> Result<HttpResponse, RequestError> {
+    let document = async_graphql::parser::parse_query(&params.query).map_err(|e| RequestError::Parse(e.to_string()))?;
+    if is_get {
+        let mutation = document.operations.iter().any(|(name, op)| {
+            let selected = params.operation_name.as_deref().is_none_or(|n| name.map(|x| x.as_str()) == Some(n));
+            selected && op.node.ty != OperationType::Query
+        });
+        if mutation {
+            return Err(RequestError::MutationOverGet);
+        }
+    }
+    let schema = state.schemas.get(&session.role).ok_or(RequestError::NoSchema)?;
+    let role = state.policy.role(&session.role).ok_or(RequestError::NoSchema)?.clone();
+    let engine = Engine::new(state.db.clone(), session, role, id.to_owned());
+    let loader = engine.loader();
+    let mut request = async_graphql::Request::new(params.query).data(engine).data(loader);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = params.variables {
+        if !variables.is_object() && !variables.is_null() {
+            return Err(RequestError::BadRequest("`variables` must be an object".into()));
+        }
+        request = request.variables(async_graphql::Variables::from_json(variables));
+    }
+    let mut response = schema.execute(request).await;
+    state.metrics.graphql_request();
+
+    // Errors before execution (validation, limits) have no path and leave no data.
+    let request_failed = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    if request_failed {
+        for error in &mut response.errors {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", "GRAPHQL_VALIDATION_FAILED");
+            }
+        }
+    }
+    // Serialised straight from the response, so fields keep the order the query asked for.
+    let body = if request_failed {
+        serde_json::to_string(&serde_json::json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_string(&response)
+    }
+    .unwrap_or_else(|_| r#"{"errors":[{"message":"internal error"}]}"#.to_owned());
+    let legacy = legacy_json_only(req);
+    let status = if request_failed && !legacy { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    Ok(HttpResponse::build(status)
+        .content_type(if legacy { "application/json" } else { GRAPHQL_RESPONSE })
+        .insert_header(("x-request-id", id))
+        .body(body))
+}
+
+/// Counters exposed on `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub sql_statements: std::sync::atomic::AtomicU64,
+    pub graphql_requests: std::sync::atomic::AtomicU64,
+}
+
+impl Metrics {
+    pub fn graphql_request(&self) {
+        self.graphql_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        format!(
+            "# HELP pora_sql_statements_total SQL statements sent to the database.\n# TYPE pora_sql_statements_total counter\npora_sql_statements_total {}\n# HELP pora_graphql_requests_total GraphQL requests executed.\n# TYPE pora_graphql_requests_total counter\npora_graphql_requests_total {}\n",
+            self.sql_statements.load(Relaxed),
+            self.graphql_requests.load(Relaxed)
+        )
+    }
+}
+
+pub type SharedMetrics = Arc<Metrics>;
