@@ -829,8 +829,12 @@ fn build_agencies(g: &mut Gen, data: &mut Dataset) {
 fn build_shelters(g: &mut Gen, data: &mut Dataset) {
     for spec in SHELTERS {
         let created = at(g.date_between(day(2019, 1, 1), day(2024, 12, 31)), 2, 0);
-        let jitter_lat = g.int(-20, 20) as f64 / 10_000.0;
-        let jitter_lon = g.int(-20, 20) as f64 / 10_000.0;
+        // Around the listed point, to four decimals (about 11 m).
+        let jitter = |g: &mut Gen, degrees: f64| {
+            ((degrees * 10_000.0).round() as i64 + g.int(-20, 20)) as f64 / 10_000.0
+        };
+        let latitude = jitter(g, spec.latitude);
+        let longitude = jitter(g, spec.longitude);
         let capacity = g.int(spec.capacity.0.into(), spec.capacity.1.into()) as i32;
         let operator_id = data.agency_id(spec.operator);
         data.shelters.push(shelter::Model {
@@ -840,8 +844,8 @@ fn build_shelters(g: &mut Gen, data: &mut Dataset) {
             operator_id: Some(operator_id),
             region: spec.region.to_owned(),
             address: spec.address.to_owned(),
-            latitude: Some(spec.latitude + jitter_lat),
-            longitude: Some(spec.longitude + jitter_lon),
+            latitude: Some(latitude),
+            longitude: Some(longitude),
             capacity,
             created_at: created,
             updated_at: created,

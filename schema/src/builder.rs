@@ -150,7 +150,8 @@ fn getter<T: std::any::Any + Send + Sync>(
         let get = get.clone();
         FieldFuture::new(async move {
             let value = get(ctx.parent_value.try_downcast_ref::<T>()?);
-            Ok(Some(FieldValue::value(value)))
+            // A null must be "no value", not a value: list types reject a null value.
+            Ok((value != GqlValue::Null).then(|| FieldValue::value(value)))
         })
     })
 }

@@ -54,13 +54,15 @@ impl Sql {
         if parts.is_empty() {
             return Sql::new(empty);
         }
-        let mut out = Sql::default();
+        // The whole is parenthesised too, so it composes safely inside any other condition.
+        let mut out = Sql::new("(");
         for (i, part) in parts.into_iter().enumerate() {
             if i > 0 {
                 out.push(separator);
             }
             out.push("(").append(part).push(")");
         }
+        out.push(")");
         out
     }
 
@@ -88,6 +90,26 @@ impl Sql {
             _ => self.text,
         };
         Statement::from_sql_and_values(backend, text, self.values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sql;
+
+    #[test]
+    fn combined_conditions_keep_their_meaning_inside_others() {
+        let mut outer = Sql::new("a AND ");
+        outer.append(Sql::or(vec![Sql::new("b"), Sql::new("c")]));
+        assert_eq!(outer.text(), "a AND ((b) OR (c))");
+    }
+
+    #[test]
+    fn postgres_placeholders_are_numbered() {
+        let mut sql = Sql::new("x = ");
+        sql.bind(1).push(" AND y = ").bind("s");
+        let stmt = sql.statement(sea_orm::DbBackend::Postgres);
+        assert_eq!(stmt.sql, "x = $1 AND y = $2");
     }
 }
 

@@ -59,14 +59,14 @@ fn age_band_sql(today: NaiveDate) -> Sql {
 fn is_child_sql(today: NaiveDate) -> Sql {
     let mut sql = Sql::new("CASE WHEN p.date_of_birth > ");
     sql.bind(born_after(today, CHILD_AGE as u32))
-        .push(" THEN TRUE ELSE FALSE END");
+        .push(" THEN 1 ELSE 0 END");
     sql
 }
 
 fn unaccompanied_child_sql(today: NaiveDate) -> Sql {
     let mut sql = Sql::new("CASE WHEN p.date_of_birth > ");
     sql.bind(born_after(today, CHILD_AGE as u32))
-        .push(" AND p.specific_needs LIKE '%\"UNACCOMPANIED_CHILD\"%' THEN TRUE ELSE FALSE END");
+        .push(" AND p.specific_needs LIKE '%\"UNACCOMPANIED_CHILD\"%' THEN 1 ELSE 0 END");
     sql
 }
 
