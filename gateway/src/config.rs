@@ -80,7 +80,8 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ConfigError::Read(path.to_owned(), e))?;
-                toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_owned(), e.to_string()))?
+                toml::from_str(&text)
+                    .map_err(|e| ConfigError::Parse(path.to_owned(), e.to_string()))?
             }
             None => Config::default(),
         };
@@ -90,7 +91,9 @@ impl Config {
 
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         if let Some(v) = var("PORA_LISTEN") {
-            self.listen = v.parse().map_err(|e| ConfigError::Env("PORA_LISTEN", format!("{e}")))?;
+            self.listen = v
+                .parse()
+                .map_err(|e| ConfigError::Env("PORA_LISTEN", format!("{e}")))?;
         }
         if let Some(v) = var("PORA_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
@@ -112,7 +115,10 @@ impl Config {
     /// The database URL in effect.
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("pora.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("pora.db").display()
+            )
         })
     }
 
@@ -138,10 +144,21 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_lists_valid_keys() {
+        let text = include_str!("../../pora.example.toml");
+        let c: Config = toml::from_str(text).expect("pora.example.toml parses");
+        assert_eq!(c.listen, Config::default().listen);
+    }
+
+    #[test]
     fn environment_overrides_file() {
         let mut c: Config = toml::from_str("listen = \"127.0.0.1:1\"").unwrap();
-        c.apply_env(|k| (k == "PORA_LISTEN").then(|| "127.0.0.1:2".to_owned())).unwrap();
+        c.apply_env(|k| (k == "PORA_LISTEN").then(|| "127.0.0.1:2".to_owned()))
+            .unwrap();
         assert_eq!(c.listen.port(), 2);
-        assert!(c.apply_env(|k| (k == "PORA_LISTEN").then(|| "nope".to_owned())).is_err());
+        assert!(
+            c.apply_env(|k| (k == "PORA_LISTEN").then(|| "nope".to_owned()))
+                .is_err()
+        );
     }
 }

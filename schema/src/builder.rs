@@ -173,24 +173,39 @@ fn object_field(view: &TypeView, index: usize) -> Field {
     let def = f.def;
     let parent_type = view.def.name;
     let field = match (def.kind, f.access) {
-        (FieldKind::Column { column, kind, nullable }, Access::Full) => {
-            getter::<Row>(def.name, value_type(kind, nullable), move |row| to_graphql(row.get(column), kind))
-        }
+        (
+            FieldKind::Column {
+                column,
+                kind,
+                nullable,
+            },
+            Access::Full,
+        ) => getter::<Row>(def.name, value_type(kind, nullable), move |row| {
+            to_graphql(row.get(column), kind)
+        }),
         (FieldKind::Column { column, kind, .. }, Access::Referred) => {
             let key = format!("referred:{column}");
             getter::<Row>(def.name, value_type(kind, true), move |row| to_graphql(row.get(&key), kind))
                 .description("Only for persons with an accepted, unexpired referral to your agency; null otherwise.")
         }
         (FieldKind::Mask { kind, compute, .. }, _) => {
-            getter::<Row>(def.name, value_type(kind, true), move |row| to_graphql(&compute(row), kind))
+            getter::<Row>(def.name, value_type(kind, true), move |row| {
+                to_graphql(&compute(row), kind)
+            })
         }
         (FieldKind::Expression { kind, .. }, _) => {
             let name = def.name;
-            getter::<Row>(def.name, value_type(kind, false), move |row| to_graphql(row.get(name), kind))
+            getter::<Row>(def.name, value_type(kind, false), move |row| {
+                to_graphql(row.get(name), kind)
+            })
         }
         (FieldKind::Relation { target, join, many }, _) => {
             let field_name = def.name;
-            let ty = if many { TypeRef::named_nn_list_nn(target) } else { TypeRef::named(target) };
+            let ty = if many {
+                TypeRef::named_nn_list_nn(target)
+            } else {
+                TypeRef::named(target)
+            };
             Field::new(def.name, ty, move |ctx| {
                 FieldFuture::new(async move {
                     let engine = engine(&ctx)?;
@@ -199,13 +214,19 @@ fn object_field(view: &TypeView, index: usize) -> Field {
                         None => Vec::new(),
                         Some(key) => ctx
                             .data::<DataLoader<RelationLoader>>()?
-                            .load_one(RelationKey { parent_type, field: field_name, key })
+                            .load_one(RelationKey {
+                                parent_type,
+                                field: field_name,
+                                key,
+                            })
                             .await
                             .map_err(|e| e.to_graphql(&engine.request_id))?
                             .unwrap_or_default(),
                     };
                     Ok(if many {
-                        Some(FieldValue::list(rows.into_iter().map(FieldValue::owned_any)))
+                        Some(FieldValue::list(
+                            rows.into_iter().map(FieldValue::owned_any),
+                        ))
                     } else {
                         rows.into_iter().next().map(FieldValue::owned_any)
                     })
@@ -213,59 +234,97 @@ fn object_field(view: &TypeView, index: usize) -> Field {
             })
         }
     };
-    if def.description.is_empty() { field } else { field.description(def.description) }
+    if def.description.is_empty() {
+        field
+    } else {
+        field.description(def.description)
+    }
 }
 
 fn list_field(view: &TypeView, options: &SchemaOptions) -> Field {
     let type_name = view.def.name;
     let default_page = options.default_page_size;
     let max_page = options.max_page_size;
-    Field::new(view.def.list_field, TypeRef::named_nn(format!("{type_name}Connection")), move |ctx| {
-        FieldFuture::new(async move {
-            let engine = engine(&ctx)?;
-            let result: Result<Connection, QueryError> = async {
-                let view = engine.view(type_name)?;
-                let first = match ctx.args.get("first") {
-                    Some(v) => v.i64().map_err(|_| QueryError::BadInput("`first` must be an Int".into()))?,
-                    None => i64::from(default_page),
-                };
-                if !(0..=i64::from(max_page)).contains(&first) {
-                    return Err(QueryError::BadInput(format!("`first` must be between 0 and {max_page}")));
-                }
-                let offset = match ctx.args.get("after") {
-                    Some(v) => {
-                        let cursor = v.string().map_err(|_| QueryError::BadInput("`after` must be a cursor".into()))?;
-                        decode_cursor(cursor).ok_or_else(|| QueryError::BadInput("`after` is not a cursor of this list".into()))? + 1
+    Field::new(
+        view.def.list_field,
+        TypeRef::named_nn(format!("{type_name}Connection")),
+        move |ctx| {
+            FieldFuture::new(async move {
+                let engine = engine(&ctx)?;
+                let result: Result<Connection, QueryError> = async {
+                    let view = engine.view(type_name)?;
+                    let first = match ctx.args.get("first") {
+                        Some(v) => v
+                            .i64()
+                            .map_err(|_| QueryError::BadInput("`first` must be an Int".into()))?,
+                        None => i64::from(default_page),
+                    };
+                    if !(0..=i64::from(max_page)).contains(&first) {
+                        return Err(QueryError::BadInput(format!(
+                            "`first` must be between 0 and {max_page}"
+                        )));
                     }
-                    None => 0,
-                };
-                let condition = match ctx.args.get("where") {
-                    Some(v) => where_sql(view, v.as_value())?,
-                    None => Sql::new("1=1"),
-                };
-                let order = order_sql(view, ctx.args.get("orderBy").map(|v| v.as_value()))?;
-                let mut tail = Sql::new(order);
-                tail.push(" LIMIT ").bind(first + 1).push(" OFFSET ").bind(offset as i64);
-                let mut rows: Vec<Row> = engine
-                    .fetch(type_name, None, None, condition.clone(), tail)
-                    .await?
-                    .into_iter()
-                    .map(|(_, r)| r)
-                    .collect();
-                let has_next = rows.len() as i64 > first;
-                rows.truncate(first as usize);
-                Ok(Connection { type_name, rows, offset, has_next, condition })
-            }
-            .await;
-            result
-                .map(|c| Some(FieldValue::owned_any(c)))
-                .map_err(|e| e.to_graphql(&engine.request_id))
-        })
-    })
-    .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)).description(format!("Page size (default {default_page}, at most {max_page}).")))
-    .argument(InputValue::new("after", TypeRef::named(TypeRef::STRING)).description("Cursor of the last row of the previous page."))
-    .argument(InputValue::new("where", TypeRef::named(format!("{type_name}Filter"))))
-    .argument(InputValue::new("orderBy", TypeRef::named_nn_list(format!("{type_name}Order"))))
+                    let offset = match ctx.args.get("after") {
+                        Some(v) => {
+                            let cursor = v.string().map_err(|_| {
+                                QueryError::BadInput("`after` must be a cursor".into())
+                            })?;
+                            decode_cursor(cursor).ok_or_else(|| {
+                                QueryError::BadInput("`after` is not a cursor of this list".into())
+                            })? + 1
+                        }
+                        None => 0,
+                    };
+                    let condition = match ctx.args.get("where") {
+                        Some(v) => where_sql(view, v.as_value())?,
+                        None => Sql::new("1=1"),
+                    };
+                    let order = order_sql(view, ctx.args.get("orderBy").map(|v| v.as_value()))?;
+                    let mut tail = Sql::new(order);
+                    tail.push(" LIMIT ")
+                        .bind(first + 1)
+                        .push(" OFFSET ")
+                        .bind(offset as i64);
+                    let mut rows: Vec<Row> = engine
+                        .fetch(type_name, None, None, condition.clone(), tail)
+                        .await?
+                        .into_iter()
+                        .map(|(_, r)| r)
+                        .collect();
+                    let has_next = rows.len() as i64 > first;
+                    rows.truncate(first as usize);
+                    Ok(Connection {
+                        type_name,
+                        rows,
+                        offset,
+                        has_next,
+                        condition,
+                    })
+                }
+                .await;
+                result
+                    .map(|c| Some(FieldValue::owned_any(c)))
+                    .map_err(|e| e.to_graphql(&engine.request_id))
+            })
+        },
+    )
+    .argument(
+        InputValue::new("first", TypeRef::named(TypeRef::INT)).description(format!(
+            "Page size (default {default_page}, at most {max_page})."
+        )),
+    )
+    .argument(
+        InputValue::new("after", TypeRef::named(TypeRef::STRING))
+            .description("Cursor of the last row of the previous page."),
+    )
+    .argument(InputValue::new(
+        "where",
+        TypeRef::named(format!("{type_name}Filter")),
+    ))
+    .argument(InputValue::new(
+        "orderBy",
+        TypeRef::named_nn_list(format!("{type_name}Order")),
+    ))
 }
 
 fn get_field(view: &TypeView) -> Field {
@@ -280,7 +339,10 @@ fn get_field(view: &TypeView) -> Field {
                 .fetch(type_name, None, None, condition, Sql::default())
                 .await
                 .map_err(|e| e.to_graphql(&engine.request_id))?;
-            Ok(rows.into_iter().next().map(|(_, r)| FieldValue::owned_any(r)))
+            Ok(rows
+                .into_iter()
+                .next()
+                .map(|(_, r)| FieldValue::owned_any(r)))
         })
     })
     .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
@@ -288,45 +350,71 @@ fn get_field(view: &TypeView) -> Field {
 
 fn connection_types(type_name: &'static str) -> (Object, Object) {
     let connection = Object::new(format!("{type_name}Connection"))
-        .field(Field::new("nodes", TypeRef::named_nn_list_nn(type_name), |ctx| {
-            FieldFuture::new(async move {
-                let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
-                Ok(Some(FieldValue::list(c.rows.iter().cloned().map(FieldValue::owned_any))))
+        .field(Field::new(
+            "nodes",
+            TypeRef::named_nn_list_nn(type_name),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                    Ok(Some(FieldValue::list(
+                        c.rows.iter().cloned().map(FieldValue::owned_any),
+                    )))
+                })
+            },
+        ))
+        .field(Field::new(
+            "edges",
+            TypeRef::named_nn_list_nn(format!("{type_name}Edge")),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                    Ok(Some(FieldValue::list(c.rows.iter().enumerate().map(
+                        |(i, row)| {
+                            FieldValue::owned_any(Edge {
+                                cursor: encode_cursor(c.offset + i),
+                                row: row.clone(),
+                            })
+                        },
+                    ))))
+                })
+            },
+        ))
+        .field(Field::new(
+            "pageInfo",
+            TypeRef::named_nn("PageInfo"),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                    let last = c.rows.len().checked_sub(1);
+                    Ok(Some(FieldValue::owned_any(PageInfo {
+                        has_next: c.has_next,
+                        has_previous: c.offset > 0,
+                        start: (!c.rows.is_empty()).then(|| encode_cursor(c.offset)),
+                        end: last.map(|l| encode_cursor(c.offset + l)),
+                    })))
+                })
+            },
+        ))
+        .field(
+            Field::new("totalCount", TypeRef::named_nn(TypeRef::INT), |ctx| {
+                FieldFuture::new(async move {
+                    let engine = engine(&ctx)?;
+                    let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
+                    let n = engine
+                        .count(c.type_name, c.condition.clone())
+                        .await
+                        .map_err(|e| e.to_graphql(&engine.request_id))?;
+                    Ok(Some(FieldValue::value(n)))
+                })
             })
-        }))
-        .field(Field::new("edges", TypeRef::named_nn_list_nn(format!("{type_name}Edge")), |ctx| {
-            FieldFuture::new(async move {
-                let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
-                Ok(Some(FieldValue::list(c.rows.iter().enumerate().map(|(i, row)| {
-                    FieldValue::owned_any(Edge { cursor: encode_cursor(c.offset + i), row: row.clone() })
-                }))))
-            })
-        }))
-        .field(Field::new("pageInfo", TypeRef::named_nn("PageInfo"), |ctx| {
-            FieldFuture::new(async move {
-                let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
-                let last = c.rows.len().checked_sub(1);
-                Ok(Some(FieldValue::owned_any(PageInfo {
-                    has_next: c.has_next,
-                    has_previous: c.offset > 0,
-                    start: (!c.rows.is_empty()).then(|| encode_cursor(c.offset)),
-                    end: last.map(|l| encode_cursor(c.offset + l)),
-                })))
-            })
-        }))
-        .field(Field::new("totalCount", TypeRef::named_nn(TypeRef::INT), |ctx| {
-            FieldFuture::new(async move {
-                let engine = engine(&ctx)?;
-                let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
-                let n = engine
-                    .count(c.type_name, c.condition.clone())
-                    .await
-                    .map_err(|e| e.to_graphql(&engine.request_id))?;
-                Ok(Some(FieldValue::value(n)))
-            })
-        }).description("Rows matching the filter, over all pages."));
+            .description("Rows matching the filter, over all pages."),
+        );
     let edge = Object::new(format!("{type_name}Edge"))
-        .field(getter::<Edge>("cursor", TypeRef::named_nn(TypeRef::STRING), |e| GqlValue::String(e.cursor.clone())))
+        .field(getter::<Edge>(
+            "cursor",
+            TypeRef::named_nn(TypeRef::STRING),
+            |e| GqlValue::String(e.cursor.clone()),
+        ))
         .field(Field::new("node", TypeRef::named_nn(type_name), |ctx| {
             FieldFuture::new(async move {
                 let e = ctx.parent_value.try_downcast_ref::<Edge>()?;
@@ -339,10 +427,26 @@ fn connection_types(type_name: &'static str) -> (Object, Object) {
 fn page_info_type() -> Object {
     let opt = |s: &Option<String>| s.clone().map_or(GqlValue::Null, GqlValue::String);
     Object::new("PageInfo")
-        .field(getter::<PageInfo>("hasNextPage", TypeRef::named_nn(TypeRef::BOOLEAN), |p| GqlValue::Boolean(p.has_next)))
-        .field(getter::<PageInfo>("hasPreviousPage", TypeRef::named_nn(TypeRef::BOOLEAN), |p| GqlValue::Boolean(p.has_previous)))
-        .field(getter::<PageInfo>("startCursor", TypeRef::named(TypeRef::STRING), move |p| opt(&p.start)))
-        .field(getter::<PageInfo>("endCursor", TypeRef::named(TypeRef::STRING), move |p| opt(&p.end)))
+        .field(getter::<PageInfo>(
+            "hasNextPage",
+            TypeRef::named_nn(TypeRef::BOOLEAN),
+            |p| GqlValue::Boolean(p.has_next),
+        ))
+        .field(getter::<PageInfo>(
+            "hasPreviousPage",
+            TypeRef::named_nn(TypeRef::BOOLEAN),
+            |p| GqlValue::Boolean(p.has_previous),
+        ))
+        .field(getter::<PageInfo>(
+            "startCursor",
+            TypeRef::named(TypeRef::STRING),
+            move |p| opt(&p.start),
+        ))
+        .field(getter::<PageInfo>(
+            "endCursor",
+            TypeRef::named(TypeRef::STRING),
+            move |p| opt(&p.end),
+        ))
 }
 
 /// Root field and types of one statistics source.
@@ -353,44 +457,102 @@ fn statistics_types(view: &StatisticsView) -> (Field, Vec<Object>, Enum) {
     let mut dim_enum = Enum::new(&dim_enum_name);
     let mut group = Object::new(format!("{prefix}Group"));
     for name in &view.dimensions {
-        let dim = def.dimensions.iter().find(|d| d.name == *name).expect("checked at compile");
+        let dim = def
+            .dimensions
+            .iter()
+            .find(|d| d.name == *name)
+            .expect("checked at compile");
         dim_enum = dim_enum.item(EnumItem::new(screaming(dim.name)).description(dim.description));
         let dim_name = dim.name;
         let kind = dim.kind;
         group = group.field(
             getter::<StatisticsGroup>(dim.name, value_type(kind, true), move |g| {
-                g.dims.iter().position(|d| *d == dim_name).map_or(GqlValue::Null, |i| to_graphql(&g.group.keys[i], kind))
+                g.dims
+                    .iter()
+                    .position(|d| *d == dim_name)
+                    .map_or(GqlValue::Null, |i| to_graphql(&g.group.keys[i], kind))
             })
-            .description(format!("{} Null when not grouped by it (or unknown).", dim.description)),
+            .description(format!(
+                "{} Null when not grouped by it (or unknown).",
+                dim.description
+            )),
         );
     }
     let opt_int = |v: Option<i64>| v.map_or(GqlValue::Null, |n| GqlValue::Number(n.into()));
     let rate = |present: Option<i64>, count: Option<i64>| match (present, count) {
-        (Some(p), Some(n)) if n > 0 => serde_json::Number::from_f64(p as f64 / n as f64).map_or(GqlValue::Null, GqlValue::Number),
+        (Some(p), Some(n)) if n > 0 => serde_json::Number::from_f64(p as f64 / n as f64)
+            .map_or(GqlValue::Null, GqlValue::Number),
         _ => GqlValue::Null,
     };
     group = group
-        .field(getter::<StatisticsGroup>("count", TypeRef::named(TypeRef::INT), move |g| opt_int(g.group.count)).description("Null when suppressed."))
-        .field(getter::<StatisticsGroup>("suppressed", TypeRef::named_nn(TypeRef::BOOLEAN), |g| GqlValue::Boolean(g.group.suppressed)).description("True when the group is too small to show (or could be derived from one that is)."));
+        .field(
+            getter::<StatisticsGroup>("count", TypeRef::named(TypeRef::INT), move |g| {
+                opt_int(g.group.count)
+            })
+            .description("Null when suppressed."),
+        )
+        .field(
+            getter::<StatisticsGroup>("suppressed", TypeRef::named_nn(TypeRef::BOOLEAN), |g| {
+                GqlValue::Boolean(g.group.suppressed)
+            })
+            .description(
+                "True when the group is too small to show (or could be derived from one that is).",
+            ),
+        );
     let mut stats = Object::new(&prefix)
         .description(def.description)
-        .field(Field::new("groups", TypeRef::named_nn_list_nn(format!("{prefix}Group")), |ctx| {
-            FieldFuture::new(async move {
-                let s = ctx.parent_value.try_downcast_ref::<Statistics>()?;
-                Ok(Some(FieldValue::list(s.table.groups.iter().map(|g| {
-                    FieldValue::owned_any(StatisticsGroup { group: g.clone(), dims: s.dims.clone() })
-                }))))
+        .field(Field::new(
+            "groups",
+            TypeRef::named_nn_list_nn(format!("{prefix}Group")),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let s = ctx.parent_value.try_downcast_ref::<Statistics>()?;
+                    Ok(Some(FieldValue::list(s.table.groups.iter().map(|g| {
+                        FieldValue::owned_any(StatisticsGroup {
+                            group: g.clone(),
+                            dims: s.dims.clone(),
+                        })
+                    }))))
+                })
+            },
+        ))
+        .field(
+            getter::<Statistics>("totalCount", TypeRef::named(TypeRef::INT), move |s| {
+                opt_int(s.table.total)
             })
-        }))
-        .field(getter::<Statistics>("totalCount", TypeRef::named(TypeRef::INT), move |s| opt_int(s.table.total)).description("Null when suppressed."))
-        .field(getter::<Statistics>("totalSuppressed", TypeRef::named_nn(TypeRef::BOOLEAN), |s| GqlValue::Boolean(s.table.total_suppressed)));
+            .description("Null when suppressed."),
+        )
+        .field(getter::<Statistics>(
+            "totalSuppressed",
+            TypeRef::named_nn(TypeRef::BOOLEAN),
+            |s| GqlValue::Boolean(s.table.total_suppressed),
+        ));
     if def.compliance {
         group = group
-            .field(getter::<StatisticsGroup>("presentCount", TypeRef::named(TypeRef::INT), move |g| opt_int(g.group.present)))
-            .field(getter::<StatisticsGroup>("complianceRate", TypeRef::named(TypeRef::FLOAT), move |g| rate(g.group.present, g.group.count)).description("Share of reports marked present."));
+            .field(getter::<StatisticsGroup>(
+                "presentCount",
+                TypeRef::named(TypeRef::INT),
+                move |g| opt_int(g.group.present),
+            ))
+            .field(
+                getter::<StatisticsGroup>(
+                    "complianceRate",
+                    TypeRef::named(TypeRef::FLOAT),
+                    move |g| rate(g.group.present, g.group.count),
+                )
+                .description("Share of reports marked present."),
+            );
         stats = stats
-            .field(getter::<Statistics>("totalPresentCount", TypeRef::named(TypeRef::INT), move |s| opt_int(s.table.total_present)))
-            .field(getter::<Statistics>("complianceRate", TypeRef::named(TypeRef::FLOAT), move |s| rate(s.table.total_present, s.table.total)));
+            .field(getter::<Statistics>(
+                "totalPresentCount",
+                TypeRef::named(TypeRef::INT),
+                move |s| opt_int(s.table.total_present),
+            ))
+            .field(getter::<Statistics>(
+                "complianceRate",
+                TypeRef::named(TypeRef::FLOAT),
+                move |s| rate(s.table.total_present, s.table.total),
+            ));
     }
     let allowed: Vec<&'static str> = view.dimensions.clone();
     let field = Field::new(def.field, TypeRef::named_nn(&prefix), move |ctx| {
@@ -400,7 +562,10 @@ fn statistics_types(view: &StatisticsView) -> (Field, Vec<Object>, Enum) {
             let mut dims = Vec::new();
             for v in ctx.args.try_get("groupBy")?.list()?.iter() {
                 let wanted = v.enum_name()?;
-                let name = allowed.iter().find(|d| screaming(d) == wanted).ok_or("unknown dimension")?;
+                let name = allowed
+                    .iter()
+                    .find(|d| screaming(d) == wanted)
+                    .ok_or("unknown dimension")?;
                 if !dims.contains(name) {
                     dims.push(*name);
                 }
@@ -408,7 +573,12 @@ fn statistics_types(view: &StatisticsView) -> (Field, Vec<Object>, Enum) {
             let result: Result<Statistics, QueryError> = async {
                 let dimensions: Vec<&statistics::Dimension> = dims
                     .iter()
-                    .map(|n| def.dimensions.iter().find(|d| d.name == *n).expect("allowed"))
+                    .map(|n| {
+                        def.dimensions
+                            .iter()
+                            .find(|d| d.name == *n)
+                            .expect("allowed")
+                    })
                     .collect();
                 let sql = statistics::query(def, &dimensions, &engine.conditions());
                 let mut raw = Vec::new();
@@ -417,66 +587,125 @@ fn statistics_types(view: &StatisticsView) -> (Field, Vec<Object>, Enum) {
                     for (i, d) in dimensions.iter().enumerate() {
                         let column = format!("d{i}");
                         keys.push(if d.kind == Kind::Boolean {
-                            r.try_get_by::<Option<i32>, _>(column.as_str())?.map_or(Cell::Null, |b| Cell::Bool(b != 0))
+                            r.try_get_by::<Option<i32>, _>(column.as_str())?
+                                .map_or(Cell::Null, |b| Cell::Bool(b != 0))
                         } else {
                             read_cell(&r, &column, Kind::String)?
                         });
                     }
                     let n: i64 = r.try_get_by("n")?;
-                    let present: Option<i64> = if def.compliance { Some(r.try_get_by::<Option<i64>, _>("present")?.unwrap_or(0)) } else { None };
+                    let present: Option<i64> = if def.compliance {
+                        Some(r.try_get_by::<Option<i64>, _>("present")?.unwrap_or(0))
+                    } else {
+                        None
+                    };
                     if n > 0 {
                         raw.push((keys, n, present));
                     }
                 }
-                Ok(Statistics { table: statistics::suppress(raw, dims.len()), dims })
+                Ok(Statistics {
+                    table: statistics::suppress(raw, dims.len()),
+                    dims,
+                })
             }
             .await;
-            result.map(|s| Some(FieldValue::owned_any(s))).map_err(|e| e.to_graphql(&engine.request_id))
+            result
+                .map(|s| Some(FieldValue::owned_any(s)))
+                .map_err(|e| e.to_graphql(&engine.request_id))
         })
     })
-    .argument(InputValue::new("groupBy", TypeRef::named_nn_list_nn(&dim_enum_name)).description("Dimensions to group by; [] for the total only."))
+    .argument(
+        InputValue::new("groupBy", TypeRef::named_nn_list_nn(&dim_enum_name))
+            .description("Dimensions to group by; [] for the total only."),
+    )
     .description(def.description);
     (field, vec![stats, group], dim_enum)
 }
 
 fn verify_document_field() -> (Field, Object) {
-    let field = Field::new("verifyDocument", TypeRef::named_nn("DocumentVerification"), |ctx| {
-        FieldFuture::new(async move {
-            let engine = engine(&ctx)?;
-            let limiter = ctx.data::<Arc<RateLimiter>>()?;
-            if !limiter.allow(&engine.session.token_id) {
-                return Err(QueryError::RateLimited.to_graphql(&engine.request_id));
-            }
-            let document = ctx.args.try_get("documentNumber")?.string()?.to_owned();
-            let case = ctx.args.try_get("unhcrCaseNumber")?.string()?.to_owned();
-            let mut sql = Sql::new(
-                "SELECT r.document_type AS c0, r.document_expiry AS c1, r.file_status AS c2 \
+    let field = Field::new(
+        "verifyDocument",
+        TypeRef::named_nn("DocumentVerification"),
+        |ctx| {
+            FieldFuture::new(async move {
+                let engine = engine(&ctx)?;
+                let limiter = ctx.data::<Arc<RateLimiter>>()?;
+                if !limiter.allow(&engine.session.token_id) {
+                    return Err(QueryError::RateLimited.to_graphql(&engine.request_id));
+                }
+                let document = ctx.args.try_get("documentNumber")?.string()?.to_owned();
+                let case = ctx.args.try_get("unhcrCaseNumber")?.string()?.to_owned();
+                let mut sql = Sql::new(
+                    "SELECT r.document_type AS c0, r.document_expiry AS c1, r.file_status AS c2 \
                  FROM unhcr_registrations r JOIN persons p ON p.id = r.person_id \
                  JOIN cases c ON c.id = p.case_id WHERE r.document_number = ",
-            );
-            sql.bind(document).push(" AND c.unhcr_case_number = ").bind(case);
-            let result: Result<Verification, QueryError> = async {
-                let rows = engine.query_all(sql).await?;
-                let Some(r) = rows.first() else {
-                    return Ok(Verification { valid: false, document_type: None, expiry: Cell::Null });
-                };
-                let expiry = read_cell(r, "c1", Kind::Date)?;
-                let active = matches!(read_cell(r, "c2", Kind::String)?, Cell::Str(s) if s == "ACTIVE");
-                let unexpired = matches!(expiry, Cell::Date(d) if d >= chrono::Utc::now().date_naive());
-                let document_type = match read_cell(r, "c0", Kind::String)? { Cell::Str(s) => Some(s), _ => None };
-                Ok(Verification { valid: active && unexpired, document_type, expiry })
-            }
-            .await;
-            result.map(|v| Some(FieldValue::owned_any(v))).map_err(|e| e.to_graphql(&engine.request_id))
-        })
-    })
-    .argument(InputValue::new("documentNumber", TypeRef::named_nn(TypeRef::STRING)))
-    .argument(InputValue::new("unhcrCaseNumber", TypeRef::named_nn(TypeRef::STRING)))
+                );
+                sql.bind(document)
+                    .push(" AND c.unhcr_case_number = ")
+                    .bind(case);
+                let result: Result<Verification, QueryError> = async {
+                    let rows = engine.query_all(sql).await?;
+                    let Some(r) = rows.first() else {
+                        return Ok(Verification {
+                            valid: false,
+                            document_type: None,
+                            expiry: Cell::Null,
+                        });
+                    };
+                    let expiry = read_cell(r, "c1", Kind::Date)?;
+                    let active =
+                        matches!(read_cell(r, "c2", Kind::String)?, Cell::Str(s) if s == "ACTIVE");
+                    let unexpired =
+                        matches!(expiry, Cell::Date(d) if d >= chrono::Utc::now().date_naive());
+                    let document_type = match read_cell(r, "c0", Kind::String)? {
+                        Cell::Str(s) => Some(s),
+                        _ => None,
+                    };
+                    Ok(Verification {
+                        valid: active && unexpired,
+                        document_type,
+                        expiry,
+                    })
+                }
+                .await;
+                result
+                    .map(|v| Some(FieldValue::owned_any(v)))
+                    .map_err(|e| e.to_graphql(&engine.request_id))
+            })
+        },
+    )
+    .argument(InputValue::new(
+        "documentNumber",
+        TypeRef::named_nn(TypeRef::STRING),
+    ))
+    .argument(InputValue::new(
+        "unhcrCaseNumber",
+        TypeRef::named_nn(TypeRef::STRING),
+    ))
     .description("Checks one UNHCR document against its case number. Rate-limited per token.");
     let object = Object::new("DocumentVerification")
-        .field(getter::<Verification>("valid", TypeRef::named_nn(TypeRef::BOOLEAN), |v| GqlValue::Boolean(v.valid)).description("The document exists for that case, is unexpired, and the file is ACTIVE."))
-        .field(getter::<Verification>("documentType", TypeRef::named("DocumentType"), |v| v.document_type.clone().map_or(GqlValue::Null, |s| GqlValue::Enum(async_graphql::Name::new(s)))))
-        .field(getter::<Verification>("expiry", TypeRef::named("Date"), |v| to_graphql(&v.expiry, Kind::Date)));
+        .field(
+            getter::<Verification>("valid", TypeRef::named_nn(TypeRef::BOOLEAN), |v| {
+                GqlValue::Boolean(v.valid)
+            })
+            .description(
+                "The document exists for that case, is unexpired, and the file is ACTIVE.",
+            ),
+        )
+        .field(getter::<Verification>(
+            "documentType",
+            TypeRef::named("DocumentType"),
+            |v| {
+                v.document_type.clone().map_or(GqlValue::Null, |s| {
+                    GqlValue::Enum(async_graphql::Name::new(s))
+                })
+            },
+        ))
+        .field(getter::<Verification>(
+            "expiry",
+            TypeRef::named("Date"),
+            |v| to_graphql(&v.expiry, Kind::Date),
+        ));
     (field, object)
 }
 
@@ -487,15 +716,35 @@ fn viewer_type() -> (Field, Object) {
     .description("Who the token says you are.");
     let s = |f: fn(&Engine) -> String| move |e: &Arc<Engine>| GqlValue::String(f(e));
     let object = Object::new("Viewer")
-        .field(getter::<Arc<Engine>>("subject", TypeRef::named_nn(TypeRef::STRING), s(|e| e.session.subject.clone())))
-        .field(getter::<Arc<Engine>>("role", TypeRef::named_nn(TypeRef::STRING), s(|e| e.session.role.clone())))
-        .field(getter::<Arc<Engine>>("agency", TypeRef::named_nn(TypeRef::STRING), s(|e| e.session.agency.clone())))
-        .field(getter::<Arc<Engine>>("jurisdiction", TypeRef::named_nn("RegionCode"), s(|e| e.session.jurisdiction.clone())));
+        .field(getter::<Arc<Engine>>(
+            "subject",
+            TypeRef::named_nn(TypeRef::STRING),
+            s(|e| e.session.subject.clone()),
+        ))
+        .field(getter::<Arc<Engine>>(
+            "role",
+            TypeRef::named_nn(TypeRef::STRING),
+            s(|e| e.session.role.clone()),
+        ))
+        .field(getter::<Arc<Engine>>(
+            "agency",
+            TypeRef::named_nn(TypeRef::STRING),
+            s(|e| e.session.agency.clone()),
+        ))
+        .field(getter::<Arc<Engine>>(
+            "jurisdiction",
+            TypeRef::named_nn("RegionCode"),
+            s(|e| e.session.jurisdiction.clone()),
+        ));
     (field, object)
 }
 
 /// Builds the schema of one role.
-pub fn build_schema(role: &RoleView, options: &SchemaOptions, limiter: Arc<RateLimiter>) -> Result<Schema, SchemaError> {
+pub fn build_schema(
+    role: &RoleView,
+    options: &SchemaOptions,
+    limiter: Arc<RateLimiter>,
+) -> Result<Schema, SchemaError> {
     let mut builder = Schema::build("Query", None, None)
         .disable_suggestions()
         .limit_depth(options.max_depth)
@@ -517,7 +766,9 @@ pub fn build_schema(role: &RoleView, options: &SchemaOptions, limiter: Arc<RateL
         for (i, f) in view.fields.iter().enumerate() {
             object = object.field(object_field(view, i));
             let kind = match f.def.kind {
-                FieldKind::Column { kind, .. } | FieldKind::Mask { kind, .. } | FieldKind::Expression { kind, .. } => Some(kind),
+                FieldKind::Column { kind, .. }
+                | FieldKind::Mask { kind, .. }
+                | FieldKind::Expression { kind, .. } => Some(kind),
                 FieldKind::Relation { .. } => None,
             };
             if let Some(kind) = kind {
@@ -551,7 +802,9 @@ pub fn build_schema(role: &RoleView, options: &SchemaOptions, limiter: Arc<RateL
     }
     if need_page_info {
         builder = builder.register(page_info_type()).register(
-            Enum::new("OrderDirection").item(EnumItem::new("ASC")).item(EnumItem::new("DESC")),
+            Enum::new("OrderDirection")
+                .item(EnumItem::new("ASC"))
+                .item(EnumItem::new("DESC")),
         );
         for kind in &filter_kinds {
             builder = builder.register(filter_input(*kind));
@@ -566,7 +819,12 @@ pub fn build_schema(role: &RoleView, options: &SchemaOptions, limiter: Arc<RateL
         }
         builder = builder.register(dim_enum);
         for d in &view.dimensions {
-            let dim = view.def.dimensions.iter().find(|x| x.name == *d).expect("checked");
+            let dim = view
+                .def
+                .dimensions
+                .iter()
+                .find(|x| x.name == *d)
+                .expect("checked");
             used_kinds.insert(dim.kind.graphql_name().to_owned());
             if let Kind::Enum(e) = dim.kind {
                 enums_used.insert(e);
@@ -583,14 +841,17 @@ pub fn build_schema(role: &RoleView, options: &SchemaOptions, limiter: Arc<RateL
     used_kinds.insert("RegionCode".to_owned());
     for e in &CATALOGUE.enums {
         if enums_used.contains(e.name) {
-            builder = builder.register(Enum::new(e.name).items(e.values.iter().map(|v| EnumItem::new(*v))));
+            builder = builder
+                .register(Enum::new(e.name).items(e.values.iter().map(|v| EnumItem::new(*v))));
         }
     }
     if used_kinds.contains("Date") {
         builder = builder.register(
             Scalar::new("Date")
                 .description("A calendar date, YYYY-MM-DD.")
-                .validator(|v| matches!(v, GqlValue::String(s) if crate::filter::parse_date(s).is_some())),
+                .validator(
+                    |v| matches!(v, GqlValue::String(s) if crate::filter::parse_date(s).is_some()),
+                ),
         );
     }
     if used_kinds.contains("DateTime") {

@@ -67,7 +67,12 @@ impl Engine {
     /// The values a role reads of a type: full columns as they are, referral-only columns
     /// behind a referral check, mask sources, SQL expressions and the keys relations need.
     /// Columns the role may not see at all are never selected.
-    fn select_items(&self, view: &TypeView, alias: &str, conditions: &Conditions<'_>) -> Vec<SelectItem> {
+    fn select_items(
+        &self,
+        view: &TypeView,
+        alias: &str,
+        conditions: &Conditions<'_>,
+    ) -> Vec<SelectItem> {
         let ty = view.def;
         let mut items: Vec<SelectItem> = Vec::new();
         let add_column = |items: &mut Vec<SelectItem>, column: &'static str, kind: Kind| {
@@ -165,7 +170,10 @@ impl Engine {
         for result in results {
             let mut values = HashMap::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
-                values.insert(item.key.clone(), read_cell(&result, &format!("c{i}"), item.kind)?);
+                values.insert(
+                    item.key.clone(),
+                    read_cell(&result, &format!("c{i}"), item.kind)?,
+                );
             }
             let key = match key_expr {
                 Some(_) => result.try_get_by::<Option<String>, _>("k")?,
@@ -180,7 +188,10 @@ impl Engine {
     pub async fn count(&self, type_name: &str, condition: Sql) -> Result<i64, QueryError> {
         let view = self.view(type_name)?;
         let conditions = self.conditions();
-        let mut sql = Sql::new(format!("SELECT COUNT(*) AS n FROM {} t WHERE ", view.def.table));
+        let mut sql = Sql::new(format!(
+            "SELECT COUNT(*) AS n FROM {} t WHERE ",
+            view.def.table
+        ));
         sql.append(Sql::and(vec![conditions.rows(type_name, "t"), condition]));
         let results = self.query_all(sql).await?;
         Ok(match results.first() {
@@ -207,7 +218,9 @@ impl Engine {
             .ok_or_else(|| QueryError::Internal(format!("no field {parent_type}.{field}")))?
             .def;
         let FieldKind::Relation { target, join, .. } = def.kind else {
-            return Err(QueryError::Internal(format!("{parent_type}.{field} is no relation")));
+            return Err(QueryError::Internal(format!(
+                "{parent_type}.{field} is no relation"
+            )));
         };
         let mut out: HashMap<String, Vec<Row>> = HashMap::new();
         for chunk in keys.chunks(MAX_KEYS_PER_STATEMENT) {

@@ -46,10 +46,15 @@ fn ordered(kind: Kind) -> bool {
 pub fn filter_input(kind: Kind) -> InputObject {
     let name = filter_type_name(kind);
     let scalar = kind.graphql_name();
-    let mut input = InputObject::new(&name).description(format!("Conditions on a {scalar} value; all given conditions must hold."));
+    let mut input = InputObject::new(&name).description(format!(
+        "Conditions on a {scalar} value; all given conditions must hold."
+    ));
     if kind.is_list() {
         return input
-            .field(InputValue::new("contains", TypeRef::named(scalar)).description("The list contains this value."))
+            .field(
+                InputValue::new("contains", TypeRef::named(scalar))
+                    .description("The list contains this value."),
+            )
             .field(InputValue::new("isEmpty", TypeRef::named(TypeRef::BOOLEAN)));
     }
     input = input
@@ -81,7 +86,10 @@ pub fn type_filter_input(view: &TypeView) -> InputObject {
         .field(InputValue::new("not", TypeRef::named(&name)));
     for f in &view.fields {
         if let Some((_, kind)) = f.filterable() {
-            input = input.field(InputValue::new(f.def.name, TypeRef::named(filter_type_name(kind))));
+            input = input.field(InputValue::new(
+                f.def.name,
+                TypeRef::named(filter_type_name(kind)),
+            ));
         }
     }
     input
@@ -100,7 +108,10 @@ pub fn type_order_inputs(view: &TypeView) -> (Enum, InputObject) {
     }
     let input = InputObject::new(format!("{}Order", view.def.name))
         .field(InputValue::new("field", TypeRef::named_nn(&field_enum)))
-        .field(InputValue::new("direction", TypeRef::named_nn("OrderDirection")).default_value(GqlValue::Enum(async_graphql::Name::new("ASC"))));
+        .field(
+            InputValue::new("direction", TypeRef::named_nn("OrderDirection"))
+                .default_value(GqlValue::Enum(async_graphql::Name::new("ASC"))),
+        );
     (e, input)
 }
 
@@ -152,11 +163,15 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
 }
 
 pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Translates a `{Type}Filter` value into an SQL condition on alias `t`.
@@ -171,9 +186,18 @@ pub fn where_sql(view: &TypeView, filter: &GqlValue) -> Result<Sql, QueryError> 
         }
         match key.as_str() {
             "and" | "or" => {
-                let GqlValue::List(items) = value else { return Err(bad("expected a list")) };
-                let subs = items.iter().map(|i| where_sql(view, i)).collect::<Result<Vec<_>, _>>()?;
-                parts.push(if key.as_str() == "and" { Sql::and(subs) } else { Sql::or(subs) });
+                let GqlValue::List(items) = value else {
+                    return Err(bad("expected a list"));
+                };
+                let subs = items
+                    .iter()
+                    .map(|i| where_sql(view, i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                parts.push(if key.as_str() == "and" {
+                    Sql::and(subs)
+                } else {
+                    Sql::or(subs)
+                });
             }
             "not" => {
                 let mut sql = Sql::new("NOT (");
@@ -194,7 +218,9 @@ pub fn where_sql(view: &TypeView, filter: &GqlValue) -> Result<Sql, QueryError> 
 }
 
 fn column_condition(column: &str, kind: Kind, ops: &GqlValue) -> Result<Sql, QueryError> {
-    let GqlValue::Object(ops) = ops else { return Err(bad("expected an object")) };
+    let GqlValue::Object(ops) = ops else {
+        return Err(bad("expected an object"));
+    };
     let mut parts = Vec::new();
     for (op, value) in ops {
         if matches!(value, GqlValue::Null) {
@@ -214,12 +240,18 @@ fn column_condition(column: &str, kind: Kind, ops: &GqlValue) -> Result<Sql, Que
                 sql.push(symbol).bind(bind_value(kind, value)?);
             }
             "in" | "notIn" => {
-                let GqlValue::List(items) = value else { return Err(bad("expected a list")) };
+                let GqlValue::List(items) = value else {
+                    return Err(bad("expected a list"));
+                };
                 if items.is_empty() {
                     parts.push(Sql::new(if op.as_str() == "in" { "1=0" } else { "1=1" }));
                     continue;
                 }
-                sql.push(if op.as_str() == "in" { " IN (" } else { " NOT IN (" });
+                sql.push(if op.as_str() == "in" {
+                    " IN ("
+                } else {
+                    " NOT IN ("
+                });
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
                         sql.push(", ");
@@ -229,15 +261,22 @@ fn column_condition(column: &str, kind: Kind, ops: &GqlValue) -> Result<Sql, Que
                 sql.push(")");
             }
             "isNull" => {
-                let GqlValue::Boolean(b) = value else { return Err(bad("expected a Boolean")) };
+                let GqlValue::Boolean(b) = value else {
+                    return Err(bad("expected a Boolean"));
+                };
                 sql.push(if *b { " IS NULL" } else { " IS NOT NULL" });
             }
             "within" => {
-                let GqlValue::String(region) = value else { return Err(bad("expected a region code")) };
+                let GqlValue::String(region) = value else {
+                    return Err(bad("expected a region code"));
+                };
                 if !crate::session::is_region_code(region) {
                     return Err(bad(format!("`{region}` is not a region code")));
                 }
-                sql.push(" = ").bind(region.clone()).push(&format!(" OR {column} LIKE ")).bind(format!("{region}.%"));
+                sql.push(" = ")
+                    .bind(region.clone())
+                    .push(&format!(" OR {column} LIKE "))
+                    .bind(format!("{region}.%"));
                 let mut wrapped = Sql::new("(");
                 wrapped.append(sql).push(")");
                 sql = wrapped;
@@ -249,10 +288,14 @@ fn column_condition(column: &str, kind: Kind, ops: &GqlValue) -> Result<Sql, Que
                     _ => return Err(bad("expected a string")),
                 })
                 .map_err(|e| QueryError::Internal(e.to_string()))?;
-                sql.push(" LIKE ").bind(format!("%{}%", like_escape(&element))).push(" ESCAPE '\\'");
+                sql.push(" LIKE ")
+                    .bind(format!("%{}%", like_escape(&element)))
+                    .push(" ESCAPE '\\'");
             }
             "isEmpty" => {
-                let GqlValue::Boolean(b) = value else { return Err(bad("expected a Boolean")) };
+                let GqlValue::Boolean(b) = value else {
+                    return Err(bad("expected a Boolean"));
+                };
                 sql.push(if *b { " = '[]'" } else { " <> '[]'" });
             }
             other => return Err(bad(format!("unknown operator `{other}`"))),
@@ -267,12 +310,15 @@ pub fn order_sql(view: &TypeView, order: Option<&GqlValue>) -> Result<String, Qu
     let mut terms = Vec::new();
     if let Some(GqlValue::List(items)) = order {
         for item in items {
-            let GqlValue::Object(o) = item else { return Err(bad("expected an object")) };
+            let GqlValue::Object(o) = item else {
+                return Err(bad("expected an object"));
+            };
             let field = match o.get("field") {
                 Some(GqlValue::Enum(e)) => e.to_string(),
                 _ => return Err(bad("orderBy needs a field")),
             };
-            let descending = matches!(o.get("direction"), Some(GqlValue::Enum(d)) if d.as_str() == "DESC");
+            let descending =
+                matches!(o.get("direction"), Some(GqlValue::Enum(d)) if d.as_str() == "DESC");
             let (column, nullable) = view
                 .fields
                 .iter()
@@ -284,7 +330,10 @@ pub fn order_sql(view: &TypeView, order: Option<&GqlValue>) -> Result<String, Qu
                 // Nulls last on every backend.
                 terms.push(format!("CASE WHEN t.{column} IS NULL THEN 1 ELSE 0 END"));
             }
-            terms.push(format!("t.{column}{}", if descending { " DESC" } else { "" }));
+            terms.push(format!(
+                "t.{column}{}",
+                if descending { " DESC" } else { "" }
+            ));
         }
     }
     terms.push("t.id".to_owned());

@@ -145,7 +145,8 @@ impl Policy {
 
     /// Parses and checks `text` (named `file` in messages) against the catalogue.
     pub fn compile(file: &str, text: &str) -> Result<Policy, PolicyError> {
-        let line_of = |span: Range<usize>| text[..span.start.min(text.len())].matches('\n').count() + 1;
+        let line_of =
+            |span: Range<usize>| text[..span.start.min(text.len())].matches('\n').count() + 1;
         let err = |span: Range<usize>, message: String| PolicyError {
             file: file.to_owned(),
             line: line_of(span),
@@ -155,16 +156,13 @@ impl Policy {
         catalogue
             .check_against_entities()
             .map_err(|m| err(0..0, format!("catalogue does not match the entities: {m}")))?;
-        let parsed: PolicyFile = toml::from_str(text).map_err(|e| {
-            err(
-                e.span().unwrap_or(0..0),
-                e.message().to_owned(),
-            )
-        })?;
+        let parsed: PolicyFile = toml::from_str(text)
+            .map_err(|e| err(e.span().unwrap_or(0..0), e.message().to_owned()))?;
 
         let mut roles = BTreeMap::new();
         for (role_name, role_file) in &parsed.roles {
-            let role_span = header_span(text, &format!("[roles.{role_name}")).unwrap_or(role_file.span());
+            let role_span =
+                header_span(text, &format!("[roles.{role_name}")).unwrap_or(role_file.span());
             let role_file = role_file.get_ref();
             if !ROLES.contains(&role_name.as_str()) {
                 return Err(err(
@@ -174,16 +172,23 @@ impl Policy {
             }
             let mut types = BTreeMap::new();
             for (type_name, type_file) in &role_file.types {
-                let type_span = header_span(text, &format!("[roles.{role_name}.types.{type_name}]"))
-                    .unwrap_or(type_file.span());
+                let type_span =
+                    header_span(text, &format!("[roles.{role_name}.types.{type_name}]"))
+                        .unwrap_or(type_file.span());
                 let type_file = type_file.get_ref();
                 let def = catalogue.get(type_name).ok_or_else(|| {
-                    err(type_span.clone(), format!("role {role_name}: unknown type `{type_name}`"))
+                    err(
+                        type_span.clone(),
+                        format!("role {role_name}: unknown type `{type_name}`"),
+                    )
                 })?;
                 let rows = RowFilter::parse(type_file.rows.get_ref()).ok_or_else(|| {
                     err(
                         type_file.rows.span(),
-                        format!("{role_name}.{type_name}: unknown row filter `{}`", type_file.rows.get_ref()),
+                        format!(
+                            "{role_name}.{type_name}: unknown row filter `{}`",
+                            type_file.rows.get_ref()
+                        ),
                     )
                 })?;
                 let mut list = false;
@@ -195,44 +200,82 @@ impl Policy {
                         other => {
                             return Err(err(
                                 q.span(),
-                                format!("{role_name}.{type_name}: unknown query `{other}` (known: list, get)"),
+                                format!(
+                                    "{role_name}.{type_name}: unknown query `{other}` (known: list, get)"
+                                ),
                             ));
                         }
                     }
                 }
                 let mut fields: Vec<FieldView> = Vec::new();
-                for (items, access) in [(&type_file.read, Access::Full), (&type_file.referred, Access::Referred)] {
+                for (items, access) in [
+                    (&type_file.read, Access::Full),
+                    (&type_file.referred, Access::Referred),
+                ] {
                     for item in items {
                         let name = item.get_ref();
                         let field = def.field(name).ok_or_else(|| {
-                            err(item.span(), format!("{role_name}: type {type_name} has no field `{name}`"))
+                            err(
+                                item.span(),
+                                format!("{role_name}: type {type_name} has no field `{name}`"),
+                            )
                         })?;
                         if fields.iter().any(|f| f.def.name == field.name) {
-                            return Err(err(item.span(), format!("{role_name}.{type_name}: field `{name}` listed twice")));
+                            return Err(err(
+                                item.span(),
+                                format!("{role_name}.{type_name}: field `{name}` listed twice"),
+                            ));
                         }
                         if access == Access::Referred
                             && (field.column().is_none() || def.person_column.is_none())
                         {
                             return Err(err(
                                 item.span(),
-                                format!("{role_name}.{type_name}: `{name}` cannot be referral-only (only columns of types about a person can)"),
+                                format!(
+                                    "{role_name}.{type_name}: `{name}` cannot be referral-only (only columns of types about a person can)"
+                                ),
                             ));
                         }
                         fields.push(FieldView { def: field, access });
                     }
                 }
-                if !fields.iter().any(|f| f.def.name == "id" && f.access == Access::Full) {
-                    return Err(err(type_span, format!("{role_name}.{type_name}: `id` must be readable")));
+                if !fields
+                    .iter()
+                    .any(|f| f.def.name == "id" && f.access == Access::Full)
+                {
+                    return Err(err(
+                        type_span,
+                        format!("{role_name}.{type_name}: `id` must be readable"),
+                    ));
                 }
                 // Keep the catalogue's field order, so schemas read the same for every role.
                 fields.sort_by_key(|f| def.fields.iter().position(|d| d.name == f.def.name));
-                types.insert(def.name, (TypeView { def, rows, list, get, fields }, type_span, type_file));
+                types.insert(
+                    def.name,
+                    (
+                        TypeView {
+                            def,
+                            rows,
+                            list,
+                            get,
+                            fields,
+                        },
+                        type_span,
+                        type_file,
+                    ),
+                );
             }
             // Cross-type checks: relations and row filters may only lead to types the role has.
             let has = |name: &str| types.contains_key(name);
             for (type_name, (view, span, type_file)) in &types {
                 view.rows.check(view.def, has).map_err(|m| {
-                    err(type_file.rows.span(), format!("{role_name}.{type_name}: row filter `{}` {m}", type_file.rows.get_ref()))
+                    err(
+                        type_file.rows.span(),
+                        format!(
+                            "{role_name}.{type_name}: row filter `{}` {m}",
+                            type_file.rows.get_ref()
+                        ),
+                    )
                 })?;
                 for f in &view.fields {
                     if let FieldKind::Relation { target, .. } = f.def.kind
@@ -243,7 +286,13 @@ impl Policy {
                             .iter()
                             .find(|i| i.get_ref() == f.def.name)
                             .map_or(span.clone(), |i| i.span());
-                        return Err(err(span, format!("{role_name}.{type_name}.{}: the role has no type {target}", f.def.name)));
+                        return Err(err(
+                            span,
+                            format!(
+                                "{role_name}.{type_name}.{}: the role has no type {target}",
+                                f.def.name
+                            ),
+                        ));
                     }
                 }
             }
@@ -252,26 +301,57 @@ impl Policy {
 
             let mut operations = BTreeSet::new();
             for op in &role_file.operations {
-                let known = OPERATIONS.iter().find(|o| **o == op.get_ref().as_str()).ok_or_else(|| {
-                    err(op.span(), format!("{role_name}: unknown operation `{}` (known: {})", op.get_ref(), OPERATIONS.join(", ")))
-                })?;
+                let known = OPERATIONS
+                    .iter()
+                    .find(|o| **o == op.get_ref().as_str())
+                    .ok_or_else(|| {
+                        err(
+                            op.span(),
+                            format!(
+                                "{role_name}: unknown operation `{}` (known: {})",
+                                op.get_ref(),
+                                OPERATIONS.join(", ")
+                            ),
+                        )
+                    })?;
                 operations.insert(*known);
             }
 
             let mut statistics = Vec::new();
             for (source, dims) in &role_file.statistics {
-                let def = STATISTICS.iter().find(|s| s.name == source.as_str()).ok_or_else(|| {
-                    err(dims.span(), format!("{role_name}: no statistics over `{source}`"))
-                })?;
+                let def = STATISTICS
+                    .iter()
+                    .find(|s| s.name == source.as_str())
+                    .ok_or_else(|| {
+                        err(
+                            dims.span(),
+                            format!("{role_name}: no statistics over `{source}`"),
+                        )
+                    })?;
                 let mut dimensions = Vec::new();
                 for d in dims.get_ref() {
-                    let dim = def.dimensions.iter().find(|x| x.name == d.get_ref().as_str()).ok_or_else(|| {
-                        err(d.span(), format!("{role_name}: statistics over {source} have no dimension `{}`", d.get_ref()))
-                    })?;
+                    let dim = def
+                        .dimensions
+                        .iter()
+                        .find(|x| x.name == d.get_ref().as_str())
+                        .ok_or_else(|| {
+                            err(
+                                d.span(),
+                                format!(
+                                    "{role_name}: statistics over {source} have no dimension `{}`",
+                                    d.get_ref()
+                                ),
+                            )
+                        })?;
                     dimensions.push(dim.name);
                 }
                 if dimensions.is_empty() {
-                    return Err(err(dims.span(), format!("{role_name}: statistics over {source} need at least one dimension")));
+                    return Err(err(
+                        dims.span(),
+                        format!(
+                            "{role_name}: statistics over {source} need at least one dimension"
+                        ),
+                    ));
                 }
                 statistics.push(StatisticsView { def, dimensions });
             }
@@ -281,7 +361,12 @@ impl Policy {
             }
             roles.insert(
                 role_name.clone(),
-                Arc::new(RoleView { name: role_name.clone(), types, operations, statistics }),
+                Arc::new(RoleView {
+                    name: role_name.clone(),
+                    types,
+                    operations,
+                    statistics,
+                }),
             );
         }
         Ok(Policy { roles })

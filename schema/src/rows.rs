@@ -50,7 +50,10 @@ impl RowFilter {
         ("in_jurisdiction", RowFilter::InJurisdiction),
         ("person.in_jurisdiction", RowFilter::PersonInJurisdiction),
         ("person.registered", RowFilter::PersonRegistered),
-        ("person.involved_or_referred", RowFilter::PersonInvolvedOrReferred),
+        (
+            "person.involved_or_referred",
+            RowFilter::PersonInvolvedOrReferred,
+        ),
         ("person.referred", RowFilter::PersonReferred),
         ("person.iom_caseload", RowFilter::PersonIomCaseload),
         ("via_person", RowFilter::ViaPerson),
@@ -147,10 +150,9 @@ impl<'a> Conditions<'a> {
         let ty = view.def;
         match view.rows {
             RowFilter::All => Sql::new("1=1"),
-            RowFilter::InJurisdiction => self.in_jurisdiction(&format!(
-                "{alias}.{}",
-                ty.region_column.unwrap_or("region")
-            )),
+            RowFilter::InJurisdiction => {
+                self.in_jurisdiction(&format!("{alias}.{}", ty.region_column.unwrap_or("region")))
+            }
             RowFilter::PersonInJurisdiction => {
                 let pl = self.aliases.next("pl");
                 let sh = self.aliases.next("sh");
@@ -195,9 +197,10 @@ impl<'a> Conditions<'a> {
                 ));
                 Sql::or(vec![housed, self.referred(&format!("{alias}.id"))])
             }
-            RowFilter::ViaPerson => {
-                self.visible_persons(&format!("{alias}.{}", ty.person_column.unwrap_or("person_id")))
-            }
+            RowFilter::ViaPerson => self.visible_persons(&format!(
+                "{alias}.{}",
+                ty.person_column.unwrap_or("person_id")
+            )),
             RowFilter::PlacementIomCaseload => {
                 let sh = self.aliases.next("sh");
                 Sql::and(vec![

@@ -85,17 +85,78 @@ macro_rules! fixed {
 
 fn person_dimensions() -> Vec<Dimension> {
     vec![
-        Dimension { name: "nationality", kind: Kind::String, description: "ISO 3166 alpha-3 nationality.", expr: fixed!("p.nationality") },
-        Dimension { name: "sex", kind: Kind::Enum("Sex"), description: "Sex.", expr: fixed!("p.sex") },
-        Dimension { name: "ageBand", kind: Kind::Enum("AgeBand"), description: "Age band today.", expr: age_band_sql },
-        Dimension { name: "isChild", kind: Kind::Boolean, description: "Under 18 today.", expr: is_child_sql },
-        Dimension { name: "unaccompaniedChild", kind: Kind::Boolean, description: "A child recorded as unaccompanied.", expr: unaccompanied_child_sql },
-        Dimension { name: "district", kind: Kind::Region, description: "District (kecamatan) of residence.", expr: district_sql },
-        Dimension { name: "residenceRegion", kind: Kind::Region, description: "Village (kelurahan) of residence.", expr: fixed!("p.residence_region") },
-        Dimension { name: "legalStatus", kind: Kind::Enum("LegalStatus"), description: "UNHCR legal status (null: not registered).", expr: fixed!("(SELECT r.legal_status FROM unhcr_registrations r WHERE r.person_id = p.id)") },
-        Dimension { name: "fileStatus", kind: Kind::Enum("FileStatus"), description: "UNHCR file status.", expr: fixed!("(SELECT r.file_status FROM unhcr_registrations r WHERE r.person_id = p.id)") },
-        Dimension { name: "solution", kind: Kind::Enum("Solution"), description: "Durable solution.", expr: fixed!("(SELECT r.solution FROM unhcr_registrations r WHERE r.person_id = p.id)") },
-        Dimension { name: "placementKind", kind: Kind::Enum("PlacementKind"), description: "Kind of the current placement.", expr: fixed!("(SELECT MIN(cp.kind) FROM placements cp WHERE cp.person_id = p.id AND cp.end_date IS NULL)") },
+        Dimension {
+            name: "nationality",
+            kind: Kind::String,
+            description: "ISO 3166 alpha-3 nationality.",
+            expr: fixed!("p.nationality"),
+        },
+        Dimension {
+            name: "sex",
+            kind: Kind::Enum("Sex"),
+            description: "Sex.",
+            expr: fixed!("p.sex"),
+        },
+        Dimension {
+            name: "ageBand",
+            kind: Kind::Enum("AgeBand"),
+            description: "Age band today.",
+            expr: age_band_sql,
+        },
+        Dimension {
+            name: "isChild",
+            kind: Kind::Boolean,
+            description: "Under 18 today.",
+            expr: is_child_sql,
+        },
+        Dimension {
+            name: "unaccompaniedChild",
+            kind: Kind::Boolean,
+            description: "A child recorded as unaccompanied.",
+            expr: unaccompanied_child_sql,
+        },
+        Dimension {
+            name: "district",
+            kind: Kind::Region,
+            description: "District (kecamatan) of residence.",
+            expr: district_sql,
+        },
+        Dimension {
+            name: "residenceRegion",
+            kind: Kind::Region,
+            description: "Village (kelurahan) of residence.",
+            expr: fixed!("p.residence_region"),
+        },
+        Dimension {
+            name: "legalStatus",
+            kind: Kind::Enum("LegalStatus"),
+            description: "UNHCR legal status (null: not registered).",
+            expr: fixed!(
+                "(SELECT r.legal_status FROM unhcr_registrations r WHERE r.person_id = p.id)"
+            ),
+        },
+        Dimension {
+            name: "fileStatus",
+            kind: Kind::Enum("FileStatus"),
+            description: "UNHCR file status.",
+            expr: fixed!(
+                "(SELECT r.file_status FROM unhcr_registrations r WHERE r.person_id = p.id)"
+            ),
+        },
+        Dimension {
+            name: "solution",
+            kind: Kind::Enum("Solution"),
+            description: "Durable solution.",
+            expr: fixed!("(SELECT r.solution FROM unhcr_registrations r WHERE r.person_id = p.id)"),
+        },
+        Dimension {
+            name: "placementKind",
+            kind: Kind::Enum("PlacementKind"),
+            description: "Kind of the current placement.",
+            expr: fixed!(
+                "(SELECT MIN(cp.kind) FROM placements cp WHERE cp.person_id = p.id AND cp.end_date IS NULL)"
+            ),
+        },
     ]
 }
 
@@ -115,10 +176,30 @@ pub static STATISTICS: std::sync::LazyLock<Vec<StatisticsDef>> = std::sync::Lazy
             description: "Monthly reporting compliance of persons living in the jurisdiction.",
             from: "monthly_reports t JOIN persons p ON p.id = t.person_id",
             dimensions: vec![
-                Dimension { name: "period", kind: Kind::String, description: "Reporting period (YYYY-MM).", expr: fixed!("t.period") },
-                Dimension { name: "method", kind: Kind::Enum("ReportMethod"), description: "How the report was made.", expr: fixed!("t.method") },
-                Dimension { name: "district", kind: Kind::Region, description: "District of residence.", expr: district_sql },
-                Dimension { name: "nationality", kind: Kind::String, description: "Nationality.", expr: fixed!("p.nationality") },
+                Dimension {
+                    name: "period",
+                    kind: Kind::String,
+                    description: "Reporting period (YYYY-MM).",
+                    expr: fixed!("t.period"),
+                },
+                Dimension {
+                    name: "method",
+                    kind: Kind::Enum("ReportMethod"),
+                    description: "How the report was made.",
+                    expr: fixed!("t.method"),
+                },
+                Dimension {
+                    name: "district",
+                    kind: Kind::Region,
+                    description: "District of residence.",
+                    expr: district_sql,
+                },
+                Dimension {
+                    name: "nationality",
+                    kind: Kind::String,
+                    description: "Nationality.",
+                    expr: fixed!("p.nationality"),
+                },
             ],
             compliance: true,
         },
@@ -128,10 +209,30 @@ pub static STATISTICS: std::sync::LazyLock<Vec<StatisticsDef>> = std::sync::Lazy
             description: "Violations by persons living in the jurisdiction.",
             from: "violations t JOIN persons p ON p.id = t.person_id",
             dimensions: vec![
-                Dimension { name: "action", kind: Kind::Enum("ViolationAction"), description: "Action taken.", expr: fixed!("t.action") },
-                Dimension { name: "article", kind: Kind::String, description: "Article violated.", expr: fixed!("t.article") },
-                Dimension { name: "district", kind: Kind::Region, description: "District of residence.", expr: district_sql },
-                Dimension { name: "nationality", kind: Kind::String, description: "Nationality.", expr: fixed!("p.nationality") },
+                Dimension {
+                    name: "action",
+                    kind: Kind::Enum("ViolationAction"),
+                    description: "Action taken.",
+                    expr: fixed!("t.action"),
+                },
+                Dimension {
+                    name: "article",
+                    kind: Kind::String,
+                    description: "Article violated.",
+                    expr: fixed!("t.article"),
+                },
+                Dimension {
+                    name: "district",
+                    kind: Kind::Region,
+                    description: "District of residence.",
+                    expr: district_sql,
+                },
+                Dimension {
+                    name: "nationality",
+                    kind: Kind::String,
+                    description: "Nationality.",
+                    expr: fixed!("p.nationality"),
+                },
             ],
             compliance: false,
         },
@@ -173,7 +274,11 @@ pub fn query(def: &StatisticsDef, dims: &[&Dimension], conditions: &Conditions<'
         let cols: Vec<String> = (0..dims.len()).map(|i| format!("d{i}")).collect();
         // Group by position: every backend accepts it for computed expressions.
         let positions: Vec<String> = (1..=dims.len()).map(|i| i.to_string()).collect();
-        sql.push(&format!(" GROUP BY {} ORDER BY {}", positions.join(", "), cols.join(", ")));
+        sql.push(&format!(
+            " GROUP BY {} ORDER BY {}",
+            positions.join(", "),
+            cols.join(", ")
+        ));
     }
     sql
 }
@@ -200,20 +305,25 @@ pub fn suppress(rows: Vec<(Vec<crate::row::Cell>, i64, Option<i64>)>, dims: usiz
             for d in 0..dims {
                 let mut lines: BTreeMap<String, Vec<usize>> = BTreeMap::new();
                 for (i, r) in rows.iter().enumerate() {
-                    let key: Vec<String> = r.0.iter().enumerate().filter(|(j, _)| *j != d).map(|(_, c)| format!("{c:?}")).collect();
+                    let key: Vec<String> =
+                        r.0.iter()
+                            .enumerate()
+                            .filter(|(j, _)| *j != d)
+                            .map(|(_, c)| format!("{c:?}"))
+                            .collect();
                     lines.entry(key.join("\u{1f}")).or_default().push(i);
                 }
                 for cells in lines.values() {
                     let hidden = cells.iter().filter(|i| suppressed[**i]).count();
-                    if hidden == 1 && cells.len() > 1 {
-                        if let Some(partner) = cells
+                    if hidden == 1
+                        && cells.len() > 1
+                        && let Some(partner) = cells
                             .iter()
                             .filter(|i| !suppressed[**i])
                             .min_by_key(|i| rows[**i].1)
-                        {
-                            suppressed[*partner] = true;
-                            changed = true;
-                        }
+                    {
+                        suppressed[*partner] = true;
+                        changed = true;
                     }
                 }
             }
@@ -236,7 +346,11 @@ pub fn suppress(rows: Vec<(Vec<crate::row::Cell>, i64, Option<i64>)>, dims: usiz
     Table {
         groups,
         total: (!total_suppressed).then_some(total),
-        total_present: if total_suppressed { None } else { total_present },
+        total_present: if total_suppressed {
+            None
+        } else {
+            total_present
+        },
         total_suppressed,
     }
 }
@@ -276,7 +390,9 @@ mod tests {
         // suppressed cells is never exactly one when the line has other cells.
         let mut seed = 7u64;
         let mut next = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) as i64
         };
         for _ in 0..300 {
@@ -293,11 +409,17 @@ mod tests {
             for d in 0..2 {
                 let mut lines: BTreeMap<String, Vec<bool>> = BTreeMap::new();
                 for g in &t.groups {
-                    lines.entry(format!("{:?}", g.keys[1 - d])).or_default().push(g.suppressed);
+                    lines
+                        .entry(format!("{:?}", g.keys[1 - d]))
+                        .or_default()
+                        .push(g.suppressed);
                 }
                 for line in lines.values() {
                     let hidden = line.iter().filter(|h| **h).count();
-                    assert!(!(hidden == 1 && line.len() > 1), "lone suppressed cell: {t:?}");
+                    assert!(
+                        !(hidden == 1 && line.len() > 1),
+                        "lone suppressed cell: {t:?}"
+                    );
                 }
             }
             for g in &t.groups {
@@ -311,7 +433,10 @@ mod tests {
     #[test]
     fn compliance_hides_small_absent_counts() {
         let t = suppress(vec![(vec![s("2026-05")], 30, Some(28))], 1);
-        assert!(t.groups[0].suppressed, "2 absent persons must not be inferable");
+        assert!(
+            t.groups[0].suppressed,
+            "2 absent persons must not be inferable"
+        );
         assert!(t.total_suppressed);
     }
 }

@@ -9,14 +9,20 @@ fn builtin_policy_builds_every_role() {
     let policy = Policy::builtin().expect("policy.toml compiles");
     assert_eq!(policy.roles.len(), schema::policy::ROLES.len());
     for (name, role) in &policy.roles {
-        let schema = build_schema(role, &SchemaOptions::default(), Arc::new(RateLimiter::new(5)))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let schema = build_schema(
+            role,
+            &SchemaOptions::default(),
+            Arc::new(RateLimiter::new(5)),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(schema.sdl().contains("type Query"), "{name}");
     }
 }
 
 fn compile_err(text: &str) -> String {
-    Policy::compile("p.toml", text).expect_err("must fail").to_string()
+    Policy::compile("p.toml", text)
+        .expect_err("must fail")
+        .to_string()
 }
 
 #[test]
@@ -28,17 +34,25 @@ fn mistakes_in_the_policy_name_their_line() {
     );
     assert!(compile_err("[roles.sheriff]\n").starts_with("p.toml:1: unknown role `sheriff`"));
     assert!(
-        compile_err("[roles.police]\n[roles.police.types.Spaceship]\nrows = \"all\"\nread = [\"id\"]\n")
-            .starts_with("p.toml:2: role police: unknown type `Spaceship`")
+        compile_err(
+            "[roles.police]\n[roles.police.types.Spaceship]\nrows = \"all\"\nread = [\"id\"]\n"
+        )
+        .starts_with("p.toml:2: role police: unknown type `Spaceship`")
     );
     assert!(
-        compile_err("[roles.police]\n[roles.police.types.Shelter]\nrows = \"everything\"\nread = [\"id\"]\n")
-            .starts_with("p.toml:3: police.Shelter: unknown row filter `everything`")
+        compile_err(
+            "[roles.police]\n[roles.police.types.Shelter]\nrows = \"everything\"\nread = [\"id\"]\n"
+        )
+        .starts_with("p.toml:3: police.Shelter: unknown row filter `everything`")
     );
-    assert!(compile_err(&format!("{base}read = [\"id\"]\ncolour = 1\n")).starts_with("p.toml:6: unknown field `colour`"));
     assert!(
-        compile_err("[roles.kesbangpol.statistics]\nPerson = [\"religion\"]\n")
-            .starts_with("p.toml:2: kesbangpol: statistics over Person have no dimension `religion`")
+        compile_err(&format!("{base}read = [\"id\"]\ncolour = 1\n"))
+            .starts_with("p.toml:6: unknown field `colour`")
+    );
+    assert!(
+        compile_err("[roles.kesbangpol.statistics]\nPerson = [\"religion\"]\n").starts_with(
+            "p.toml:2: kesbangpol: statistics over Person have no dimension `religion`"
+        )
     );
     // A relation to a type the role does not have would be a way around the policy.
     assert!(
