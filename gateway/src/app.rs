@@ -54,7 +54,8 @@ pub struct Application {
 pub fn load_policy(config: &Config) -> Result<Policy, StartError> {
     match &config.policy_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| StartError::PolicyFile(path.display().to_string(), e))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| StartError::PolicyFile(path.display().to_string(), e))?;
             Ok(Policy::compile(&path.display().to_string(), &text)?)
         }
         None => Ok(Policy::builtin()?),
@@ -62,24 +63,40 @@ pub fn load_policy(config: &Config) -> Result<Policy, StartError> {
 }
 
 /// Connects, applies migrations, and (when configured) loads demo data into an empty database.
-pub async fn connect(config: &Config, metrics: &Arc<Metrics>) -> Result<DatabaseConnection, StartError> {
+pub async fn connect(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+) -> Result<DatabaseConnection, StartError> {
     let url = config.database_url();
     let shown = redact(&url);
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     }
     let mut options = ConnectOptions::new(url);
-    options.max_connections(config.max_connections).sqlx_logging(false);
-    let mut db = Database::connect(options).await.map_err(|e| StartError::Database(shown.clone(), e))?;
+    options
+        .max_connections(config.max_connections)
+        .sqlx_logging(false);
+    let mut db = Database::connect(options)
+        .await
+        .map_err(|e| StartError::Database(shown.clone(), e))?;
     let counter = metrics.clone();
     db.set_metric_callback(move |_| {
         counter.sql_statements.fetch_add(1, Ordering::Relaxed);
     });
-    Migrator::up(&db, None).await.map_err(|e| StartError::Database(shown.clone(), e))?;
+    Migrator::up(&db, None)
+        .await
+        .map_err(|e| StartError::Database(shown.clone(), e))?;
     if config.demo_data
-        && let Some(summary) = crate::seed::seed_demo(&db, config.demo_seed).await.map_err(|e| StartError::Database(shown.clone(), e))?
+        && let Some(summary) = crate::seed::seed_demo(&db, config.demo_seed)
+            .await
+            .map_err(|e| StartError::Database(shown.clone(), e))?
     {
-        tracing::info!(persons = summary.persons, cases = summary.cases, "loaded demo data");
+        tracing::info!(
+            persons = summary.persons,
+            cases = summary.cases,
+            "loaded demo data"
+        );
     }
     Ok(db)
 }
@@ -87,7 +104,9 @@ pub async fn connect(config: &Config, metrics: &Arc<Metrics>) -> Result<Database
 /// A database URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_owned(),
     }
 }
@@ -98,26 +117,51 @@ impl Application {
         let metrics = Arc::new(Metrics::default());
         let db = connect(&config, &metrics).await?;
         let keys = SigningKeys::load_or_generate(&config.data_dir)?;
-        let auth = Authenticator::new(keys, &config.issuer, &config.audience, policy.roles.keys().cloned().collect());
+        let auth = Authenticator::new(
+            keys,
+            &config.issuer,
+            &config.audience,
+            policy.roles.keys().cloned().collect(),
+        );
         let limiter = Arc::new(RateLimiter::new(config.verify_per_minute));
         let options = config.schema_options();
         let mut schemas = HashMap::new();
         for (name, role) in &policy.roles {
-            let schema = build_schema(role, &options, limiter.clone()).map_err(|e| StartError::Schema(name.clone(), e.0))?;
+            let schema = build_schema(role, &options, limiter.clone())
+                .map_err(|e| StartError::Schema(name.clone(), e.0))?;
             schemas.insert(name.clone(), schema);
         }
-        let listener = TcpListener::bind(config.listen).map_err(|e| StartError::Listen(config.listen.to_string(), e))?;
-        let port = listener.local_addr().map_err(|e| StartError::Listen(config.listen.to_string(), e))?.port();
+        let listener = TcpListener::bind(config.listen)
+            .map_err(|e| StartError::Listen(config.listen.to_string(), e))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartError::Listen(config.listen.to_string(), e))?
+            .port();
         let workers = config.workers;
-        let state = web::Data::new(AppState { config, db, policy, schemas, auth, metrics });
+        let state = web::Data::new(AppState {
+            config,
+            db,
+            policy,
+            schemas,
+            auth,
+            metrics,
+        });
         let shared = state.clone();
-        let mut server = HttpServer::new(move || App::new().app_data(shared.clone()).configure(http::configure))
-            .listen(listener)
-            .map_err(|e| StartError::Listen(port.to_string(), e))?;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(shared.clone())
+                .configure(http::configure)
+        })
+        .listen(listener)
+        .map_err(|e| StartError::Listen(port.to_string(), e))?;
         if workers > 0 {
             server = server.workers(workers);
         }
-        Ok(Application { port, server: server.run(), state })
+        Ok(Application {
+            port,
+            server: server.run(),
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -10,7 +10,11 @@ use crate::config::Config;
 use crate::seed::DEMO_AGENCIES;
 
 #[derive(Parser, Debug)]
-#[command(name = "pora-gateway", version, about = "Federated GraphQL gateway for Tim PORA's shared refugee case data")]
+#[command(
+    name = "pora-gateway",
+    version,
+    about = "Federated GraphQL gateway for Tim PORA's shared refugee case data"
+)]
 pub struct Cli {
     /// Configuration file (TOML); environment variables PORA_* override it.
     #[arg(long, global = true, env = "PORA_CONFIG")]
@@ -75,33 +79,70 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             if let Some(listen) = listen {
                 config.listen = listen;
             }
-            let app = Application::build(config).await.map_err(|e| e.to_string())?;
+            let app = Application::build(config)
+                .await
+                .map_err(|e| e.to_string())?;
             print_welcome(&app);
             app.run_until_stopped().await.map_err(|e| e.to_string())
         }
-        Command::Schema { command: SchemaCommand::Print { role } } => {
+        Command::Schema {
+            command: SchemaCommand::Print { role },
+        } => {
             let policy = load_policy(&config).map_err(|e| e.to_string())?;
-            let view = policy.role(&role).ok_or_else(|| format!("unknown role `{role}` (known: {})", policy.roles.keys().cloned().collect::<Vec<_>>().join(", ")))?;
+            let view = policy.role(&role).ok_or_else(|| {
+                format!(
+                    "unknown role `{role}` (known: {})",
+                    policy.roles.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            })?;
             let limiter = std::sync::Arc::new(schema::RateLimiter::new(config.verify_per_minute));
-            let built = schema::build_schema(view, &config.schema_options(), limiter).map_err(|e| e.0)?;
+            let built =
+                schema::build_schema(view, &config.schema_options(), limiter).map_err(|e| e.0)?;
             print!("{}", built.sdl());
             Ok(())
         }
-        Command::Token { command: TokenCommand::Dev { role, jurisdiction, agency, subject, ttl_hours } } => {
+        Command::Token {
+            command:
+                TokenCommand::Dev {
+                    role,
+                    jurisdiction,
+                    agency,
+                    subject,
+                    ttl_hours,
+                },
+        } => {
             let policy = load_policy(&config).map_err(|e| e.to_string())?;
             if policy.role(&role).is_none() {
                 return Err(format!("unknown role `{role}`"));
             }
             let demo = DEMO_AGENCIES.iter().find(|a| a.0 == role);
-            let agency = agency.or_else(|| demo.map(|a| a.1.to_owned())).unwrap_or_else(|| "PORA-ADMIN".to_owned());
-            let jurisdiction = jurisdiction.or_else(|| demo.map(|a| a.4.to_owned())).unwrap_or_else(|| "31".to_owned());
+            let agency = agency
+                .or_else(|| demo.map(|a| a.1.to_owned()))
+                .unwrap_or_else(|| "PORA-ADMIN".to_owned());
+            let jurisdiction = jurisdiction
+                .or_else(|| demo.map(|a| a.4.to_owned()))
+                .unwrap_or_else(|| "31".to_owned());
             if !schema::session::is_region_code(&jurisdiction) {
-                return Err(format!("`{jurisdiction}` is not a region code (e.g. 31.71)"));
+                return Err(format!(
+                    "`{jurisdiction}` is not a region code (e.g. 31.71)"
+                ));
             }
-            let keys = SigningKeys::load_or_generate(&config.data_dir).map_err(|e| e.to_string())?;
-            let auth = Authenticator::new(keys, &config.issuer, &config.audience, policy.roles.keys().cloned().collect());
+            let keys =
+                SigningKeys::load_or_generate(&config.data_dir).map_err(|e| e.to_string())?;
+            let auth = Authenticator::new(
+                keys,
+                &config.issuer,
+                &config.audience,
+                policy.roles.keys().cloned().collect(),
+            );
             let token = auth
-                .issue(&role, &agency, &jurisdiction, &subject, chrono::Duration::hours(ttl_hours))
+                .issue(
+                    &role,
+                    &agency,
+                    &jurisdiction,
+                    &subject,
+                    chrono::Duration::hours(ttl_hours),
+                )
                 .map_err(|e| e.to_string())?;
             println!("{token}");
             Ok(())
@@ -113,13 +154,22 @@ fn print_welcome(app: &Application) {
     let state = app.state();
     let url = format!("http://{}:{}/graphql", state.config.listen.ip(), app.port());
     println!("PORA Gateway listening on {url}");
-    println!("database: {}", crate::app::redact(&state.config.database_url()));
+    println!(
+        "database: {}",
+        crate::app::redact(&state.config.database_url())
+    );
     println!();
     println!("Development tokens (8 h):");
     for role in state.policy.roles.keys() {
         let demo = DEMO_AGENCIES.iter().find(|a| a.0 == role);
         let (agency, jurisdiction) = demo.map_or(("PORA-ADMIN", "31"), |a| (a.1, a.4));
-        match state.auth.issue(role, agency, jurisdiction, &format!("dev-{role}"), chrono::Duration::hours(8)) {
+        match state.auth.issue(
+            role,
+            agency,
+            jurisdiction,
+            &format!("dev-{role}"),
+            chrono::Duration::hours(8),
+        ) {
             Ok(token) => {
                 println!("\n[{role}] agency {agency}, jurisdiction {jurisdiction}");
                 println!("  export TOKEN_{}={token}", role.to_uppercase());

@@ -76,9 +76,21 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
-            "referrals", "action_items", "meeting_participants", "meetings", "incident_persons",
-            "incidents", "placements", "shelters", "monthly_reports", "violations",
-            "immigration_records", "unhcr_registrations", "cases", "persons", "agencies",
+            "referrals",
+            "action_items",
+            "meeting_participants",
+            "meetings",
+            "incident_persons",
+            "incidents",
+            "placements",
+            "shelters",
+            "monthly_reports",
+            "violations",
+            "immigration_records",
+            "unhcr_registrations",
+            "cases",
+            "persons",
+            "agencies",
         ] {
             manager
                 .drop_table(Table::drop().table(Alias::new(table)).to_owned())

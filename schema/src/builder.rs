@@ -28,6 +28,42 @@ use crate::row::{Cell, Row, read_cell, to_graphql};
 use crate::sql::Sql;
 use crate::statistics::{self, Table};
 
+/// Set by `ValidationProbe` once a request has passed validation: the HTTP layer puts one in
+/// each request's data to tell request errors (4xx) from field errors during execution.
+#[derive(Clone, Debug, Default)]
+pub struct ExecutionStarted(pub Arc<std::sync::atomic::AtomicBool>);
+
+impl ExecutionStarted {
+    pub fn started(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+struct ValidationProbe;
+
+impl async_graphql::extensions::ExtensionFactory for ValidationProbe {
+    fn create(&self) -> Arc<dyn async_graphql::extensions::Extension> {
+        Arc::new(ValidationProbe)
+    }
+}
+
+#[async_trait::async_trait]
+impl async_graphql::extensions::Extension for ValidationProbe {
+    async fn validation(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        next: async_graphql::extensions::NextValidation<'_>,
+    ) -> Result<async_graphql::ValidationResult, Vec<async_graphql::ServerError>> {
+        let result = next.run(ctx).await;
+        if result.is_ok()
+            && let Some(flag) = ctx.data_opt::<ExecutionStarted>()
+        {
+            flag.0.store(true, std::sync::atomic::Ordering::Release);
+        }
+        result
+    }
+}
+
 /// Limits and defaults that shape every role's schema.
 #[derive(Clone, Debug)]
 pub struct SchemaOptions {
@@ -253,7 +289,9 @@ fn list_field(view: &TypeView, options: &SchemaOptions) -> Field {
                 let engine = engine(&ctx)?;
                 let result: Result<Connection, QueryError> = async {
                     let view = engine.view(type_name)?;
-                    let first = match ctx.args.get("first") {
+                    // An explicit null (an omitted variable) means "not given".
+                    let arg = |name: &str| ctx.args.get(name).filter(|v| !v.is_null());
+                    let first = match arg("first") {
                         Some(v) => v
                             .i64()
                             .map_err(|_| QueryError::BadInput("`first` must be an Int".into()))?,
@@ -264,7 +302,7 @@ fn list_field(view: &TypeView, options: &SchemaOptions) -> Field {
                             "`first` must be between 0 and {max_page}"
                         )));
                     }
-                    let offset = match ctx.args.get("after") {
+                    let offset = match arg("after") {
                         Some(v) => {
                             let cursor = v.string().map_err(|_| {
                                 QueryError::BadInput("`after` must be a cursor".into())
@@ -275,11 +313,11 @@ fn list_field(view: &TypeView, options: &SchemaOptions) -> Field {
                         }
                         None => 0,
                     };
-                    let condition = match ctx.args.get("where") {
+                    let condition = match arg("where") {
                         Some(v) => where_sql(view, v.as_value())?,
                         None => Sql::new("1=1"),
                     };
-                    let order = order_sql(view, ctx.args.get("orderBy").map(|v| v.as_value()))?;
+                    let order = order_sql(view, arg("orderBy").map(|v| v.as_value()))?;
                     let mut tail = Sql::new(order);
                     tail.push(" LIMIT ")
                         .bind(first + 1)
@@ -750,6 +788,7 @@ pub fn build_schema(
         .limit_depth(options.max_depth)
         .limit_complexity(options.max_complexity)
         .limit_directives(8)
+        .extension(ValidationProbe)
         .data(limiter);
     let mut query = Object::new("Query");
     let mut used_kinds: BTreeSet<String> = BTreeSet::new();

@@ -313,12 +313,14 @@ pub fn order_sql(view: &TypeView, order: Option<&GqlValue>) -> Result<String, Qu
             let GqlValue::Object(o) = item else {
                 return Err(bad("expected an object"));
             };
-            let field = match o.get("field") {
-                Some(GqlValue::Enum(e)) => e.to_string(),
-                _ => return Err(bad("orderBy needs a field")),
+            // Enum values arrive as enums inline and as strings from JSON variables.
+            let enum_value = |key: &str| match o.get(key) {
+                Some(GqlValue::Enum(e)) => Some(e.to_string()),
+                Some(GqlValue::String(s)) => Some(s.clone()),
+                _ => None,
             };
-            let descending =
-                matches!(o.get("direction"), Some(GqlValue::Enum(d)) if d.as_str() == "DESC");
+            let field = enum_value("field").ok_or_else(|| bad("orderBy needs a field"))?;
+            let descending = enum_value("direction").as_deref() == Some("DESC");
             let (column, nullable) = view
                 .fields
                 .iter()

@@ -88,11 +88,16 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
     };
     adjust(&mut config);
     let url = config.database_url();
-    let app = Application::build(config.clone()).await.expect("application starts");
+    let app = Application::build(config.clone())
+        .await
+        .expect("application starts");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let keys = SigningKeys::load_or_generate(&config.data_dir).expect("key");
-    let roles = schema::policy::ROLES.iter().map(|r| r.to_string()).collect();
+    let roles = schema::policy::ROLES
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
     let auth = Authenticator::new(keys, &config.issuer, &config.audience, roles);
     let db = Database::connect(&url).await.expect("test connection");
     TestApp {
@@ -132,7 +137,11 @@ impl Reply {
 
     /// `data`, asserting there were no errors.
     pub fn data(&self) -> &Value {
-        assert!(self.body.get("errors").is_none(), "unexpected errors: {}", self.body);
+        assert!(
+            self.body.get("errors").is_none(),
+            "unexpected errors: {}",
+            self.body
+        );
         assert_eq!(self.status, 200, "{}", self.body);
         &self.body["data"]
     }
@@ -147,7 +156,13 @@ impl TestApp {
 
     pub fn token_for(&self, role: &str, agency: &str, jurisdiction: &str) -> String {
         self.auth
-            .issue(role, agency, jurisdiction, &format!("test-{role}"), chrono::Duration::hours(1))
+            .issue(
+                role,
+                agency,
+                jurisdiction,
+                &format!("test-{role}"),
+                chrono::Duration::hours(1),
+            )
             .expect("sign")
     }
 
@@ -172,12 +187,16 @@ impl TestApp {
     }
 
     pub async fn query_vars(&self, token: &str, query: &str, variables: Value) -> Reply {
-        let body = serde_json::to_vec(&json!({ "query": query, "variables": variables })).expect("json");
+        let body =
+            serde_json::to_vec(&json!({ "query": query, "variables": variables })).expect("json");
         self.post_raw(Some(token), "application/json", body).await
     }
 
     pub async fn get(&self, token: Option<&str>, params: &[(&str, &str)]) -> Reply {
-        let mut request = self.client.get(format!("{}/graphql", self.base)).query(params);
+        let mut request = self
+            .client
+            .get(format!("{}/graphql", self.base))
+            .query(params);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -212,7 +231,11 @@ async fn reply(response: reqwest::Response) -> Reply {
         .to_owned();
     let text = response.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
-    Reply { status, content_type, body }
+    Reply {
+        status,
+        content_type,
+        body,
+    }
 }
 
 /// Whether region `code` lies within `prefix`.

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Utc;
-use entities::{agency, incident, incident_person, person, placement, referral, shelter, unhcr_registration};
+use entities::{
+    agency, incident, incident_person, person, placement, referral, shelter, unhcr_registration,
+};
 use pora_tests::{TestApp, demo_agency, on_both_databases, within};
 use sea_orm::EntityTrait;
 use serde_json::Value;
@@ -26,13 +28,40 @@ async fn raw(app: &TestApp) -> Raw {
     let db = &app.db;
     Raw {
         persons: person::Entity::find().all(db).await.expect("persons"),
-        agencies: agency::Entity::find().all(db).await.expect("agencies").into_iter().map(|a| (a.id.clone(), a)).collect(),
-        shelters: shelter::Entity::find().all(db).await.expect("shelters").into_iter().map(|s| (s.id.clone(), s)).collect(),
+        agencies: agency::Entity::find()
+            .all(db)
+            .await
+            .expect("agencies")
+            .into_iter()
+            .map(|a| (a.id.clone(), a))
+            .collect(),
+        shelters: shelter::Entity::find()
+            .all(db)
+            .await
+            .expect("shelters")
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect(),
         placements: placement::Entity::find().all(db).await.expect("placements"),
-        incidents: incident::Entity::find().all(db).await.expect("incidents").into_iter().map(|i| (i.id.clone(), i)).collect(),
-        involved: incident_person::Entity::find().all(db).await.expect("incident persons"),
+        incidents: incident::Entity::find()
+            .all(db)
+            .await
+            .expect("incidents")
+            .into_iter()
+            .map(|i| (i.id.clone(), i))
+            .collect(),
+        involved: incident_person::Entity::find()
+            .all(db)
+            .await
+            .expect("incident persons"),
         referrals: referral::Entity::find().all(db).await.expect("referrals"),
-        registered: unhcr_registration::Entity::find().all(db).await.expect("registrations").into_iter().map(|r| r.person_id).collect(),
+        registered: unhcr_registration::Entity::find()
+            .all(db)
+            .await
+            .expect("registrations")
+            .into_iter()
+            .map(|r| r.person_id)
+            .collect(),
     }
 }
 
@@ -42,7 +71,11 @@ impl Raw {
         self.referrals
             .iter()
             .filter(|r| r.status == "ACCEPTED" && r.expires_at.is_none_or(|e| e > now))
-            .filter(|r| self.agencies.get(&r.to_agency_id).is_some_and(|a| a.code == agency_code))
+            .filter(|r| {
+                self.agencies
+                    .get(&r.to_agency_id)
+                    .is_some_and(|a| a.code == agency_code)
+            })
             .map(|r| r.person_id.clone())
             .collect()
     }
@@ -61,7 +94,11 @@ impl Raw {
         let involved: BTreeSet<String> = self
             .involved
             .iter()
-            .filter(|ip| self.incidents.get(&ip.incident_id).is_some_and(|i| within(&i.region, jurisdiction)))
+            .filter(|ip| {
+                self.incidents
+                    .get(&ip.incident_id)
+                    .is_some_and(|i| within(&i.region, jurisdiction))
+            })
             .map(|ip| ip.person_id.clone())
             .collect();
         self.persons
@@ -69,14 +106,20 @@ impl Raw {
             .filter(|p| match role {
                 "immigration" => {
                     within(&p.residence_region, jurisdiction)
-                        || self.open_placement_shelters(&p.id).iter().any(|s| within(&s.region, jurisdiction))
+                        || self
+                            .open_placement_shelters(&p.id)
+                            .iter()
+                            .any(|s| within(&s.region, jurisdiction))
                 }
                 "unhcr" => self.registered.contains(&p.id),
                 "police" => involved.contains(&p.id) || referred.contains(&p.id),
                 "municipality" => referred.contains(&p.id),
                 "iom" => {
                     referred.contains(&p.id)
-                        || self.open_placement_shelters(&p.id).iter().any(|s| s.kind == "IOM_COMMUNITY_HOUSE")
+                        || self
+                            .open_placement_shelters(&p.id)
+                            .iter()
+                            .any(|s| s.kind == "IOM_COMMUNITY_HOUSE")
                 }
                 _ => false,
             })
@@ -87,7 +130,12 @@ impl Raw {
 
 /// Looks every person up by id (in batches of aliased lookups); returns the visible ones with
 /// the value of `field` (null when the field is referral-only and there is no referral).
-async fn lookup_all(app: &TestApp, token: &str, ids: &[String], field: &str) -> BTreeMap<String, Value> {
+async fn lookup_all(
+    app: &TestApp,
+    token: &str,
+    ids: &[String],
+    field: &str,
+) -> BTreeMap<String, Value> {
     let mut seen = BTreeMap::new();
     for chunk in ids.chunks(100) {
         let selections: Vec<String> = chunk
@@ -95,7 +143,9 @@ async fn lookup_all(app: &TestApp, token: &str, ids: &[String], field: &str) -> 
             .enumerate()
             .map(|(i, id)| format!("p{i}: person(id: \"{id}\") {{ id {field} }}"))
             .collect();
-        let reply = app.query(token, &format!("{{ {} }}", selections.join(" "))).await;
+        let reply = app
+            .query(token, &format!("{{ {} }}", selections.join(" ")))
+            .await;
         let data = reply.data();
         for i in 0..chunk.len() {
             let p = &data[format!("p{i}")];
@@ -108,10 +158,24 @@ async fn lookup_all(app: &TestApp, token: &str, ids: &[String], field: &str) -> 
 }
 
 async fn list_ids(app: &TestApp, token: &str, list: &str) -> Vec<String> {
-    let reply = app.query(token, &format!("{{ {list}(first: 500) {{ totalCount nodes {{ id }} }} }}")).await;
+    let reply = app
+        .query(
+            token,
+            &format!("{{ {list}(first: 500) {{ totalCount nodes {{ id }} }} }}"),
+        )
+        .await;
     let data = &reply.data()[list];
-    let ids: Vec<String> = data["nodes"].as_array().expect("nodes").iter().map(|n| n["id"].as_str().expect("id").to_owned()).collect();
-    assert_eq!(data["totalCount"].as_u64(), Some(ids.len() as u64), "{list}: totalCount agrees with the rows");
+    let ids: Vec<String> = data["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(
+        data["totalCount"].as_u64(),
+        Some(ids.len() as u64),
+        "{list}: totalCount agrees with the rows"
+    );
     ids
 }
 
@@ -122,17 +186,26 @@ async fn every_role_sees_exactly_the_persons_its_row_filter_names(app: TestApp) 
         let (agency, jurisdiction) = demo_agency(role);
         let token = app.token(role);
         let expected = raw.visible(role, agency, jurisdiction);
-        assert!(!expected.is_empty(), "{role}: the demo data must give this role someone to see");
+        assert!(
+            !expected.is_empty(),
+            "{role}: the demo data must give this role someone to see"
+        );
         // Immigration's demo jurisdiction (31.71) holds every demo person; narrower ones are
         // tested below. UNHCR sees every registered person, wherever they live.
         if role != "immigration" {
-            assert!(expected.len() < all_ids.len(), "{role}: the demo data must hide someone");
+            assert!(
+                expected.len() < all_ids.len(),
+                "{role}: the demo data must hide someone"
+            );
         }
         let seen = lookup_all(&app, &token, &all_ids, "id").await;
         let seen_ids: BTreeSet<String> = seen.keys().cloned().collect();
         assert_eq!(seen_ids, expected, "{role}: persons visible by lookup");
         if role == "immigration" || role == "unhcr" || role == "iom" {
-            let listed: BTreeSet<String> = list_ids(&app, &token, "persons").await.into_iter().collect();
+            let listed: BTreeSet<String> = list_ids(&app, &token, "persons")
+                .await
+                .into_iter()
+                .collect();
             assert_eq!(listed, expected, "{role}: persons listed");
         }
     }
@@ -143,7 +216,10 @@ async fn immigration_in_one_district_never_receives_a_person_from_another(app: T
     for jurisdiction in ["31.71.01", "31.71.03", "31.71.07.1001", "31.72"] {
         let token = app.token_for("immigration", "KANIM-JKP", jurisdiction);
         let expected = raw.visible("immigration", "KANIM-JKP", jurisdiction);
-        let listed: BTreeSet<String> = list_ids(&app, &token, "persons").await.into_iter().collect();
+        let listed: BTreeSet<String> = list_ids(&app, &token, "persons")
+            .await
+            .into_iter()
+            .collect();
         assert_eq!(listed, expected, "{jurisdiction}");
         // Nested relations carry the filter too: household members, incident participants,
         // and the persons behind records.
@@ -162,40 +238,62 @@ async fn immigration_in_one_district_never_receives_a_person_from_another(app: T
             for m in case["members"].as_array().expect("members") {
                 nested.insert(m["id"].as_str().expect("id").to_owned());
             }
-            assert!(!case["members"].as_array().expect("members").is_empty(), "{jurisdiction}: a visible case has a visible member: {case}");
+            assert!(
+                !case["members"].as_array().expect("members").is_empty(),
+                "{jurisdiction}: a visible case has a visible member: {case}"
+            );
         }
         for incident in data["incidents"]["nodes"].as_array().expect("incidents") {
-            assert!(within(incident["region"].as_str().expect("region"), jurisdiction));
+            assert!(within(
+                incident["region"].as_str().expect("region"),
+                jurisdiction
+            ));
             for p in incident["involvedPersons"].as_array().expect("persons") {
                 nested.insert(p["id"].as_str().expect("id").to_owned());
             }
         }
         for list in ["violations", "monthlyReports"] {
             for r in data[list]["nodes"].as_array().expect(list) {
-                let person = r["person"]["id"].as_str().expect("a record's person is visible");
+                let person = r["person"]["id"]
+                    .as_str()
+                    .expect("a record's person is visible");
                 nested.insert(person.to_owned());
             }
         }
-        assert!(nested.is_subset(&expected), "{jurisdiction}: nested persons outside the filter");
+        assert!(
+            nested.is_subset(&expected),
+            "{jurisdiction}: nested persons outside the filter"
+        );
     }
 }
 
 async fn referral_only_fields_need_an_accepted_unexpired_referral(app: TestApp) {
     let raw = raw(&app).await;
     let all_ids: Vec<String> = raw.persons.iter().map(|p| p.id.clone()).collect();
-    for (role, field) in [("police", "fullName"), ("police", "phone"), ("municipality", "fullName"), ("iom", "specificNeeds")] {
+    for (role, field) in [
+        ("police", "fullName"),
+        ("police", "phone"),
+        ("municipality", "fullName"),
+        ("iom", "specificNeeds"),
+    ] {
         let (agency, _) = demo_agency(role);
         let referred = raw.referred_to(agency);
         let seen = lookup_all(&app, &app.token(role), &all_ids, field).await;
         for (id, value) in &seen {
             let has_value = !value.is_null();
             let can_have = referred.contains(id);
-            assert!(!has_value || can_have, "{role}: {field} of {id} without a referral");
+            assert!(
+                !has_value || can_have,
+                "{role}: {field} of {id} without a referral"
+            );
             if can_have && field == "fullName" {
                 assert!(has_value, "{role}: {field} of referred {id}");
             }
         }
-        assert!(referred.iter().any(|id| seen.contains_key(id)), "{role}: the demo data must have referred persons");
+        assert!(
+            referred.iter().any(|id| seen.contains_key(id)),
+            "{role}: the demo data must have referred persons"
+        );
     }
 }
 
@@ -203,8 +301,22 @@ async fn statistics_never_show_a_group_under_five(app: TestApp) {
     let raw = raw(&app).await;
     let token = app.token("kesbangpol");
     let (_, jurisdiction) = demo_agency("kesbangpol");
-    let in_scope: Vec<&person::Model> = raw.persons.iter().filter(|p| within(&p.residence_region, jurisdiction)).collect();
-    let dims = ["NATIONALITY", "SEX", "AGE_BAND", "IS_CHILD", "UNACCOMPANIED_CHILD", "DISTRICT", "RESIDENCE_REGION", "LEGAL_STATUS", "PLACEMENT_KIND"];
+    let in_scope: Vec<&person::Model> = raw
+        .persons
+        .iter()
+        .filter(|p| within(&p.residence_region, jurisdiction))
+        .collect();
+    let dims = [
+        "NATIONALITY",
+        "SEX",
+        "AGE_BAND",
+        "IS_CHILD",
+        "UNACCOMPANIED_CHILD",
+        "DISTRICT",
+        "RESIDENCE_REGION",
+        "LEGAL_STATUS",
+        "PLACEMENT_KIND",
+    ];
     let mut groupings: Vec<Vec<&str>> = vec![vec![]];
     groupings.extend(dims.iter().map(|d| vec![*d]));
     for (i, a) in dims.iter().enumerate() {
@@ -214,10 +326,17 @@ async fn statistics_never_show_a_group_under_five(app: TestApp) {
     }
     let mut suppressed_somewhere = false;
     for grouping in groupings {
-        let q = format!("{{ personStatistics(groupBy: [{}]) {{ totalCount totalSuppressed groups {{ count suppressed }} }} }}", grouping.join(", "));
+        let q = format!(
+            "{{ personStatistics(groupBy: [{}]) {{ totalCount totalSuppressed groups {{ count suppressed }} }} }}",
+            grouping.join(", ")
+        );
         let reply = app.query(&token, &q).await;
         let stats = &reply.data()["personStatistics"];
-        assert_eq!(stats["totalCount"].as_u64(), Some(in_scope.len() as u64), "{grouping:?}");
+        assert_eq!(
+            stats["totalCount"].as_u64(),
+            Some(in_scope.len() as u64),
+            "{grouping:?}"
+        );
         let groups = stats["groups"].as_array().expect("groups");
         let mut shown = 0;
         let mut hidden = 0;
@@ -235,17 +354,35 @@ async fn statistics_never_show_a_group_under_five(app: TestApp) {
             }
         }
         // A single hidden group could be recovered from the total.
-        assert_ne!(hidden, 1, "{grouping:?}: one lone suppressed group is inferable from the total");
+        assert_ne!(
+            hidden, 1,
+            "{grouping:?}: one lone suppressed group is inferable from the total"
+        );
         assert!(shown <= in_scope.len() as u64);
         suppressed_somewhere |= hidden > 0;
     }
-    assert!(suppressed_somewhere, "the demo data must exercise suppression");
+    assert!(
+        suppressed_somewhere,
+        "the demo data must exercise suppression"
+    );
     // The nationality counts that are shown equal the raw counts.
-    let reply = app.query(&token, "{ personStatistics(groupBy: [NATIONALITY]) { groups { nationality count } } }").await;
-    for g in reply.data()["personStatistics"]["groups"].as_array().expect("groups") {
+    let reply = app
+        .query(
+            &token,
+            "{ personStatistics(groupBy: [NATIONALITY]) { groups { nationality count } } }",
+        )
+        .await;
+    for g in reply.data()["personStatistics"]["groups"]
+        .as_array()
+        .expect("groups")
+    {
         if let Some(n) = g["count"].as_u64() {
             let nat = g["nationality"].as_str().expect("nationality");
-            assert_eq!(n, in_scope.iter().filter(|p| p.nationality == nat).count() as u64, "{nat}");
+            assert_eq!(
+                n,
+                in_scope.iter().filter(|p| p.nationality == nat).count() as u64,
+                "{nat}"
+            );
         }
     }
 }

@@ -10,11 +10,16 @@ use schema::filter::screaming;
 use schema::policy::{Policy, ROLES, RoleView};
 use serde_json::Value;
 
-const INTROSPECTION: &str = "{ __schema { types { name kind fields { name } inputFields { name } enumValues { name } } } }";
+const INTROSPECTION: &str =
+    "{ __schema { types { name kind fields { name } inputFields { name } enumValues { name } } } }";
 
 fn names(list: &Value) -> BTreeSet<String> {
     list.as_array()
-        .map(|a| a.iter().filter_map(|v| v["name"].as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v["name"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -34,10 +39,22 @@ fn path_to(role: &RoleView, target: &str) -> Option<Vec<String>> {
     let mut queue: Vec<(String, Vec<String>)> = Vec::new();
     for view in role.types.values() {
         if view.get {
-            queue.push((view.def.name.to_owned(), vec![format!("{}(id: \"00000000-0000-0000-0000-000000000000\")", view.def.get_field)]));
+            queue.push((
+                view.def.name.to_owned(),
+                vec![format!(
+                    "{}(id: \"00000000-0000-0000-0000-000000000000\")",
+                    view.def.get_field
+                )],
+            ));
         }
         if view.list {
-            queue.push((view.def.name.to_owned(), vec![format!("{}(first: 1)", view.def.list_field), "nodes".to_owned()]));
+            queue.push((
+                view.def.name.to_owned(),
+                vec![
+                    format!("{}(first: 1)", view.def.list_field),
+                    "nodes".to_owned(),
+                ],
+            ));
         }
     }
     let mut seen = BTreeSet::new();
@@ -77,14 +94,29 @@ async fn introspection_lists_exactly_the_granted_types_and_fields(app: TestApp) 
         let types = introspect(&app, role_name).await;
         for def in &CATALOGUE.types {
             match role.types.get(def.name) {
-                None => assert!(!types.contains_key(def.name), "{role_name} must not see type {}", def.name),
+                None => assert!(
+                    !types.contains_key(def.name),
+                    "{role_name} must not see type {}",
+                    def.name
+                ),
                 Some(view) => {
                     let listed = names(&types[def.name]["fields"]);
                     for field in &def.fields {
                         let granted = view.field(field.name).is_some();
-                        assert_eq!(listed.contains(field.name), granted, "{role_name}: {}.{} granted={granted}", def.name, field.name);
+                        assert_eq!(
+                            listed.contains(field.name),
+                            granted,
+                            "{role_name}: {}.{} granted={granted}",
+                            def.name,
+                            field.name
+                        );
                     }
-                    assert_eq!(listed.len(), view.fields.len(), "{role_name}: {} has extra fields", def.name);
+                    assert_eq!(
+                        listed.len(),
+                        view.fields.len(),
+                        "{role_name}: {} has extra fields",
+                        def.name
+                    );
                 }
             }
         }
@@ -100,7 +132,11 @@ async fn a_hidden_field_fails_exactly_like_a_missing_one(app: TestApp) {
             let hidden: Vec<&str> = def
                 .fields
                 .iter()
-                .filter(|f| role.types.get(def.name).is_none_or(|v| v.field(f.name).is_none()))
+                .filter(|f| {
+                    role.types
+                        .get(def.name)
+                        .is_none_or(|v| v.field(f.name).is_none())
+                })
                 .map(|f| f.name)
                 .collect();
             if hidden.is_empty() {
@@ -112,7 +148,11 @@ async fn a_hidden_field_fails_exactly_like_a_missing_one(app: TestApp) {
                     let hidden_reply = app.query(&token, &format!("{{ {root} {{ id }} }}")).await;
                     let missing_reply = app.query(&token, "{ zzzNoSuchField { id } }").await;
                     assert_eq!(hidden_reply.status, 400);
-                    assert_eq!(hidden_reply.message().replace(root, "zzzNoSuchField"), missing_reply.message(), "{role_name}: {root}");
+                    assert_eq!(
+                        hidden_reply.message().replace(root, "zzzNoSuchField"),
+                        missing_reply.message(),
+                        "{role_name}: {root}"
+                    );
                 }
                 continue;
             };
@@ -123,12 +163,18 @@ async fn a_hidden_field_fails_exactly_like_a_missing_one(app: TestApp) {
                 assert_eq!(reply.status, 400, "{role_name}: {}.{field}", def.name);
                 assert_eq!(reply.code(), Some("GRAPHQL_VALIDATION_FAILED"));
                 assert_eq!(
-                    reply.message().replace(&format!("\"{field}\""), "\"zzzNoSuchField\""),
+                    reply
+                        .message()
+                        .replace(&format!("\"{field}\""), "\"zzzNoSuchField\""),
                     missing.message(),
                     "{role_name}: {}.{field}",
                     def.name
                 );
-                assert!(!reply.message().contains("Did you mean"), "{}", reply.message());
+                assert!(
+                    !reply.message().contains("Did you mean"),
+                    "{}",
+                    reply.message()
+                );
             }
         }
     }
@@ -140,7 +186,12 @@ async fn filters_sorts_and_statistics_offer_only_what_is_read_in_full(app: TestA
         let role = policy.role(role_name).expect("role");
         let types = introspect(&app, role_name).await;
         for view in role.types.values() {
-            let full: BTreeSet<String> = view.fields.iter().filter(|f| f.filterable().is_some()).map(|f| f.def.name.to_owned()).collect();
+            let full: BTreeSet<String> = view
+                .fields
+                .iter()
+                .filter(|f| f.filterable().is_some())
+                .map(|f| f.def.name.to_owned())
+                .collect();
             let filter = format!("{}Filter", view.def.name);
             let order = format!("{}OrderField", view.def.name);
             if !view.list {
@@ -158,15 +209,26 @@ async fn filters_sorts_and_statistics_offer_only_what_is_read_in_full(app: TestA
                 .filter(|f| f.filterable().is_some_and(|(_, k)| !k.is_list()))
                 .map(|f| screaming(f.def.name))
                 .collect();
-            assert_eq!(names(&types[&order]["enumValues"]), sortable, "{role_name}: {order}");
+            assert_eq!(
+                names(&types[&order]["enumValues"]),
+                sortable,
+                "{role_name}: {order}"
+            );
             // Every field not read in full is refused as a filter, like an unknown one.
             for def in &view.def.fields {
                 if full.contains(def.name) {
                     continue;
                 }
-                let q = format!("{{ {}(where: {{ {}: {{ isNull: true }} }}) {{ totalCount }} }}", view.def.list_field, def.name);
+                let q = format!(
+                    "{{ {}(where: {{ {}: {{ isNull: true }} }}) {{ totalCount }} }}",
+                    view.def.list_field, def.name
+                );
                 let reply = app.query(&app.token(role_name), &q).await;
-                assert_eq!(reply.status, 400, "{role_name}: filter on {}.{}", view.def.name, def.name);
+                assert_eq!(
+                    reply.status, 400,
+                    "{role_name}: filter on {}.{}",
+                    view.def.name, def.name
+                );
                 assert_eq!(reply.code(), Some("GRAPHQL_VALIDATION_FAILED"));
             }
         }
@@ -176,8 +238,13 @@ async fn filters_sorts_and_statistics_offer_only_what_is_read_in_full(app: TestA
             match role.statistics.iter().find(|s| s.def.name == stats.name) {
                 None => assert!(!types.contains_key(&enum_name), "{role_name}: {enum_name}"),
                 Some(view) => {
-                    let expected: BTreeSet<String> = view.dimensions.iter().map(|d| screaming(d)).collect();
-                    assert_eq!(names(&types[&enum_name]["enumValues"]), expected, "{role_name}");
+                    let expected: BTreeSet<String> =
+                        view.dimensions.iter().map(|d| screaming(d)).collect();
+                    assert_eq!(
+                        names(&types[&enum_name]["enumValues"]),
+                        expected,
+                        "{role_name}"
+                    );
                 }
             }
         }
@@ -195,23 +262,43 @@ async fn sensitive_fields_reach_only_the_roles_the_matrix_names(app: TestApp) {
     };
     for role_name in ROLES {
         let types = introspect(&app, role_name).await;
-        let person_fields = types.get("Person").map(|t| names(&t["fields"])).unwrap_or_default();
+        let person_fields = types
+            .get("Person")
+            .map(|t| names(&t["fields"]))
+            .unwrap_or_default();
         for field in ["religion", "ethnicity", "claimNarrative", "medicalNotes"] {
-            assert_eq!(person_fields.contains(field), only(field).contains(role_name), "{role_name}: Person.{field}");
+            assert_eq!(
+                person_fields.contains(field),
+                only(field).contains(role_name),
+                "{role_name}: Person.{field}"
+            );
         }
         if ["kesbangpol", "admin"].contains(role_name) {
-            assert!(!types.contains_key("Person"), "{role_name} must have no Person type");
+            assert!(
+                !types.contains_key("Person"),
+                "{role_name} must have no Person type"
+            );
             for (name, t) in &types {
                 for f in names(&t["fields"]) {
-                    assert!(!["fullName", "dateOfBirth", "initials", "involvedPersons"].contains(&f.as_str()), "{role_name}: {name}.{f}");
+                    assert!(
+                        !["fullName", "dateOfBirth", "initials", "involvedPersons"]
+                            .contains(&f.as_str()),
+                        "{role_name}: {name}.{f}"
+                    );
                 }
             }
         }
         let query_fields = names(&types["Query"]["fields"]);
         if ["police", "municipality", "kesbangpol", "admin"].contains(role_name) {
-            assert!(!query_fields.contains("persons"), "{role_name} must not browse persons");
+            assert!(
+                !query_fields.contains("persons"),
+                "{role_name} must not browse persons"
+            );
         }
-        assert_eq!(query_fields.contains("verifyDocument"), *role_name == "police");
+        assert_eq!(
+            query_fields.contains("verifyDocument"),
+            *role_name == "police"
+        );
     }
 }
 

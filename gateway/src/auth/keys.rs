@@ -38,7 +38,9 @@ impl SigningKeys {
             SigningKey::from_pkcs8_pem(&pem).map_err(|_| KeyError::Format(shown.clone()))?
         } else {
             let key = SigningKey::generate(&mut rand::rngs::OsRng);
-            let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|_| KeyError::Format(shown.clone()))?;
+            let pem = key
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|_| KeyError::Format(shown.clone()))?;
             write_private(&path, pem.as_bytes()).map_err(|e| KeyError::Io(shown.clone(), e))?;
             key
         };

@@ -116,16 +116,20 @@ impl Authenticator {
         if header.alg != Algorithm::EdDSA {
             return Err(AuthError::Invalid);
         }
-        let key = self.keys.decoding_key(header.kid.as_deref()).ok_or(AuthError::Invalid)?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
-            match e.kind() {
-                ErrorKind::ExpiredSignature => AuthError::Expired,
-                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-                ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
-                ErrorKind::InvalidAudience => AuthError::WrongAudience,
-                _ => AuthError::Invalid,
-            }
-        })?;
+        let key = self
+            .keys
+            .decoding_key(header.kid.as_deref())
+            .ok_or(AuthError::Invalid)?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => AuthError::Expired,
+                    ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                    ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+                    ErrorKind::InvalidAudience => AuthError::WrongAudience,
+                    _ => AuthError::Invalid,
+                }
+            })?;
         let claims = data.claims;
         if claims.iat > Utc::now().timestamp() + LEEWAY_SECONDS as i64 {
             return Err(AuthError::NotYetValid);
@@ -133,14 +137,25 @@ impl Authenticator {
         if !self.known_roles.contains(&claims.role) {
             return Err(AuthError::UnknownRole);
         }
-        if claims.sub.is_empty() || claims.agency.is_empty() || claims.jti.is_empty() || !is_region_code(&claims.jurisdiction) {
+        if claims.sub.is_empty()
+            || claims.agency.is_empty()
+            || claims.jti.is_empty()
+            || !is_region_code(&claims.jurisdiction)
+        {
             return Err(AuthError::Invalid);
         }
         Ok(claims)
     }
 
     /// Signs a development token: role, agency and jurisdiction as given, valid for `ttl`.
-    pub fn issue(&self, role: &str, agency: &str, jurisdiction: &str, subject: &str, ttl: chrono::Duration) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn issue(
+        &self,
+        role: &str,
+        agency: &str,
+        jurisdiction: &str,
+        subject: &str,
+        ttl: chrono::Duration,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             iss: self.issuer.clone(),

@@ -42,7 +42,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping().await {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
-        Err(_) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "database unavailable"})),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "database unavailable"})),
     }
 }
 
@@ -56,7 +57,11 @@ fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+async fn graphql_post(
+    req: HttpRequest,
+    mut payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let id = request_id();
     let result: Result<HttpResponse, RequestError> = async {
         let session = state.auth.authenticate(auth_header(&req))?;
@@ -65,7 +70,9 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if !content_type.starts_with("application/json") && !content_type.starts_with("application/graphql+json") {
+        if !content_type.starts_with("application/json")
+            && !content_type.starts_with("application/graphql+json")
+        {
             return Err(RequestError::UnsupportedMediaType);
         }
         let limit = state.config.max_body_bytes;
@@ -77,25 +84,37 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
             }
             body.extend_from_slice(&chunk);
         }
-        let params: GraphqlParams = serde_json::from_slice(&body)
-            .map_err(|e| RequestError::BadRequest(format!("body is not a JSON object with a `query` string ({e})")))?;
+        let params: GraphqlParams = serde_json::from_slice(&body).map_err(|e| {
+            RequestError::BadRequest(format!(
+                "body is not a JSON object with a `query` string ({e})"
+            ))
+        })?;
         execute(&req, &state, session, params, false, &id).await
     }
     .await;
     result.unwrap_or_else(|e| e.response(&id))
 }
 
-async fn graphql_get(req: HttpRequest, query: web::Query<HashMap<String, String>>, state: web::Data<AppState>) -> HttpResponse {
+async fn graphql_get(
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let id = request_id();
     let result: Result<HttpResponse, RequestError> = async {
         let session = state.auth.authenticate(auth_header(&req))?;
         let mut query = query.into_inner();
         let variables = match query.remove("variables") {
-            Some(v) => Some(serde_json::from_str(&v).map_err(|_| RequestError::BadRequest("`variables` is not JSON".into()))?),
+            Some(v) => Some(
+                serde_json::from_str(&v)
+                    .map_err(|_| RequestError::BadRequest("`variables` is not JSON".into()))?,
+            ),
             None => None,
         };
         let params = GraphqlParams {
-            query: query.remove("query").ok_or_else(|| RequestError::BadRequest("`query` is missing".into()))?,
+            query: query
+                .remove("query")
+                .ok_or_else(|| RequestError::BadRequest("`query` is missing".into()))?,
             operation_name: query.remove("operationName"),
             variables,
             extensions: None,
@@ -107,14 +126,22 @@ async fn graphql_get(req: HttpRequest, query: web::Query<HashMap<String, String>
 }
 
 fn auth_header(req: &HttpRequest) -> Option<&str> {
-    req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// Whether the client accepts only the legacy `application/json` (then validation errors
 /// keep status 200, as the GraphQL-over-HTTP specification asks).
 fn legacy_json_only(req: &HttpRequest) -> bool {
-    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    accept.contains("application/json") && !accept.contains(GRAPHQL_RESPONSE) && !accept.contains("*/*")
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    accept.contains("application/json")
+        && !accept.contains(GRAPHQL_RESPONSE)
+        && !accept.contains("*/*")
 }
 
 async fn execute(
@@ -125,37 +152,53 @@ async fn execute(
     is_get: bool,
     id: &str,
 ) -> Result<HttpResponse, RequestError> {
-    let document = async_graphql::parser::parse_query(&params.query).map_err(|e| RequestError::Parse(e.to_string()))?;
+    let document = async_graphql::parser::parse_query(&params.query)
+        .map_err(|e| RequestError::Parse(e.to_string()))?;
     if is_get {
         let mutation = document.operations.iter().any(|(name, op)| {
-            let selected = params.operation_name.as_deref().is_none_or(|n| name.map(|x| x.as_str()) == Some(n));
+            let selected = params
+                .operation_name
+                .as_deref()
+                .is_none_or(|n| name.map(|x| x.as_str()) == Some(n));
             selected && op.node.ty != OperationType::Query
         });
         if mutation {
             return Err(RequestError::MutationOverGet);
         }
     }
-    let schema = state.schemas.get(&session.role).ok_or(RequestError::NoSchema)?;
-    let role = state.policy.role(&session.role).ok_or(RequestError::NoSchema)?.clone();
+    let schema = state
+        .schemas
+        .get(&session.role)
+        .ok_or(RequestError::NoSchema)?;
+    let role = state
+        .policy
+        .role(&session.role)
+        .ok_or(RequestError::NoSchema)?
+        .clone();
     let engine = Engine::new(state.db.clone(), session, role, id.to_owned());
     let loader = engine.loader();
-    let mut request = async_graphql::Request::new(params.query).data(engine).data(loader);
+    let started = schema::builder::ExecutionStarted::default();
+    let mut request = async_graphql::Request::new(params.query)
+        .data(engine)
+        .data(loader)
+        .data(started.clone());
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
     if let Some(variables) = params.variables {
         if !variables.is_object() && !variables.is_null() {
-            return Err(RequestError::BadRequest("`variables` must be an object".into()));
+            return Err(RequestError::BadRequest(
+                "`variables` must be an object".into(),
+            ));
         }
         request = request.variables(async_graphql::Variables::from_json(variables));
     }
     let mut response = schema.execute(request).await;
     state.metrics.graphql_request();
 
-    // Errors before execution (validation, limits) have no path and leave no data.
-    let request_failed = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
+    // A request that never reached execution (validation, limits) is a request error (4xx);
+    // errors during execution are field errors next to the data (200).
+    let request_failed = !started.started() && !response.errors.is_empty();
     if request_failed {
         for error in &mut response.errors {
             let extensions = error.extensions.get_or_insert_with(Default::default);
@@ -172,9 +215,17 @@ async fn execute(
     }
     .unwrap_or_else(|_| r#"{"errors":[{"message":"internal error"}]}"#.to_owned());
     let legacy = legacy_json_only(req);
-    let status = if request_failed && !legacy { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let status = if request_failed && !legacy {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     Ok(HttpResponse::build(status)
-        .content_type(if legacy { "application/json" } else { GRAPHQL_RESPONSE })
+        .content_type(if legacy {
+            "application/json"
+        } else {
+            GRAPHQL_RESPONSE
+        })
         .insert_header(("x-request-id", id))
         .body(body))
 }
@@ -188,7 +239,8 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn graphql_request(&self) {
-        self.graphql_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.graphql_requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn render(&self) -> String {
