@@ -5,12 +5,15 @@
 //! the log under that id.
 
 use async_graphql::ErrorExtensions;
-use sea_orm::DbErr;
+use sea_orm::{DbErr, RuntimeErr};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     #[error("database error: {0}")]
-    Database(#[from] DbErr),
+    Database(DbErr),
+    /// The database cannot be reached (down, restarting, pool exhausted): worth a retry.
+    #[error("the database is unavailable; try again later")]
+    Unavailable(DbErr),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("{0}")]
@@ -19,11 +22,46 @@ pub enum QueryError {
     RateLimited,
 }
 
+impl From<DbErr> for QueryError {
+    fn from(e: DbErr) -> Self {
+        if is_unavailable(&e) {
+            QueryError::Unavailable(e)
+        } else {
+            QueryError::Database(e)
+        }
+    }
+}
+
+/// Whether a database error means "cannot reach the database" rather than "bad statement".
+pub fn is_unavailable(e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                Sqlx::Io(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed
+                | Sqlx::Tls(_)
+                | Sqlx::Protocol(_) => true,
+                // 08: connection exception, 57: operator intervention, 3D000: no such database.
+                Sqlx::Database(d) => d
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57") || c == "3D000"),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 impl QueryError {
     /// The stable `extensions.code`.
     pub fn code(&self) -> &'static str {
         match self {
             QueryError::Database(_) | QueryError::Internal(_) => "INTERNAL_ERROR",
+            QueryError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             QueryError::BadInput(_) => "BAD_USER_INPUT",
             QueryError::RateLimited => "RATE_LIMITED",
         }
@@ -36,6 +74,10 @@ impl QueryError {
             QueryError::Database(_) | QueryError::Internal(_) => {
                 tracing::error!(request_id, error = %self, "request failed");
                 "internal error".to_owned()
+            }
+            QueryError::Unavailable(cause) => {
+                tracing::error!(request_id, error = %cause, "database unavailable");
+                self.to_string()
             }
             other => other.to_string(),
         };

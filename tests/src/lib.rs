@@ -22,6 +22,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub backend: Backend,
     pub data_dir: PathBuf,
+    /// The URL of the test's own database.
+    pub database_url: String,
     _temp: tempfile::TempDir,
 }
 
@@ -100,6 +102,7 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         .collect();
     let auth = Authenticator::new(keys, &config.issuer, &config.audience, roles);
     let db = Database::connect(&url).await.expect("test connection");
+    let url = url.clone();
     TestApp {
         base,
         client: reqwest::Client::new(),
@@ -107,6 +110,7 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         db,
         backend,
         data_dir: config.data_dir.clone(),
+        database_url: url,
         _temp: temp,
     }
 }

@@ -215,12 +215,23 @@ async fn execute(
     }
     .unwrap_or_else(|_| r#"{"errors":[{"message":"internal error"}]}"#.to_owned());
     let legacy = legacy_json_only(req);
-    let status = if request_failed && !legacy {
+    // An unreachable database is the server's trouble, not the request's: 503, retry later.
+    let unavailable = response.errors.iter().any(|e| {
+        e.extensions.as_ref().and_then(|x| x.get("code"))
+            == Some(&async_graphql::Value::from("SERVICE_UNAVAILABLE"))
+    });
+    let status = if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if request_failed && !legacy {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    Ok(HttpResponse::build(status)
+    let mut builder = HttpResponse::build(status);
+    if unavailable {
+        builder.insert_header((header::RETRY_AFTER, "5"));
+    }
+    Ok(builder
         .content_type(if legacy {
             "application/json"
         } else {
