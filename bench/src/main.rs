@@ -1,0 +1,733 @@
+//! `pora-bench`: a load benchmark of the PORA Gateway at national scale on PostgreSQL.
+//!
+//! Creates a fresh database `pora_bench` on the given server, starts the gateway on it in this
+//! process (demo data on: migrations plus the ~350-person demo set), bulk-inserts `--persons`
+//! synthetic persons across DKI Jakarta with their cases, registrations, immigration records,
+//! open placements and ten monthly reports each, then drives two read scenarios (`immigration`
+//! and `iom`) over loopback HTTP and prints comparable figures. See `bench/README.md`.
+
+use std::error::Error;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::Parser;
+use entities::{
+    agency, case, immigration_record, monthly_report, person, placement, shelter,
+    unhcr_registration,
+};
+use gateway::auth::{Authenticator, SigningKeys};
+use gateway::{Application, Config};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    TransactionTrait,
+};
+use serde_json::{Value, json};
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+/// Name of the database the benchmark creates (and drops) on the server.
+const BENCH_DATABASE: &str = "pora_bench";
+/// Rows per multi-row `INSERT` (persons have 20 columns: 20,000 bind parameters, well under
+/// PostgreSQL's 65,535).
+const CHUNK_ROWS: usize = 1000;
+/// Persons generated and inserted per transaction.
+const BATCH_PERSONS: usize = 2000;
+/// Monthly reports per person.
+const REPORTS_PER_PERSON: u32 = 10;
+const WARM_UP: Duration = Duration::from_secs(2);
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pora-bench",
+    about = "Load benchmark of the PORA Gateway on PostgreSQL"
+)]
+struct Args {
+    /// PostgreSQL server URL (any existing database on it); the benchmark creates `pora_bench`.
+    #[arg(
+        long,
+        env = "PORA_BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    database_url: String,
+    /// Synthetic persons to insert on top of the demo data.
+    #[arg(long, default_value_t = 100_000)]
+    persons: usize,
+    /// Measured seconds per scenario (after a 2-second warm-up).
+    #[arg(long, default_value_t = 20)]
+    duration_secs: u64,
+    /// Concurrent HTTP clients per scenario.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// `first:` of the persons query.
+    #[arg(long, default_value_t = 20)]
+    page_size: u32,
+    /// Keep `pora_bench` and skip seeding if it already holds at least `--persons` persons.
+    #[arg(long)]
+    reuse: bool,
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> Result<(), BoxError> {
+    let args = Args::parse();
+    if args.concurrency == 0 || args.page_size == 0 {
+        return Err("--concurrency and --page-size must be at least 1".into());
+    }
+    let bench_url = bench_database_url(&args.database_url)?;
+
+    let reused = args.reuse && existing_persons(&bench_url).await >= Some(args.persons as u64);
+    if reused {
+        println!(
+            "reusing database {BENCH_DATABASE} (already holds >= {} persons)",
+            args.persons
+        );
+    } else {
+        recreate_database(&args.database_url).await?;
+        println!("created database {BENCH_DATABASE}");
+    }
+
+    // The gateway, in this process: migrations and the demo set run in `build`.
+    let temp = tempfile::tempdir()?;
+    let config = Config {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: temp.path().to_owned(),
+        database_url: Some(bench_url.clone()),
+        demo_data: true,
+        workers: 2,
+        max_connections: 20,
+        ..Config::default()
+    };
+    let started = Instant::now();
+    let app = Application::build(config.clone()).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    println!(
+        "gateway listening on {base} (started with demo data in {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    let db = Database::connect(&bench_url).await?;
+    if !reused {
+        seed_national(&db, args.persons).await?;
+    }
+    let total_persons = person::Entity::find().count(&db).await?;
+    println!("persons in database: {total_persons}");
+
+    let keys = SigningKeys::load_or_generate(&config.data_dir)?;
+    let roles = schema::policy::ROLES
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    let auth = Authenticator::new(keys, &config.issuer, &config.audience, roles);
+
+    let page = args.page_size;
+    // IOM reads every field of this shape too (policy.toml: Person.fullName, registration
+    // legalStatus/documentValid, currentPlacement, Placement.kind, Shelter.name/occupancy),
+    // so both scenarios send the same query; the row filters differ.
+    let query = format!(
+        "{{ persons(first: {page}) {{ nodes {{ id fullName registration {{ legalStatus documentValid }} \
+         currentPlacement {{ kind shelter {{ name occupancy }} }} }} }} }}"
+    );
+    let scenarios = [("immigration", "KANIM-JKP", "31"), ("iom", "IOM-JKT", "31")];
+    let duration = Duration::from_secs(args.duration_secs);
+    println!(
+        "load: {} clients per scenario, {} s warm-up + {} s measured, page size {page}",
+        args.concurrency,
+        WARM_UP.as_secs(),
+        args.duration_secs
+    );
+    for (role, agency, jurisdiction) in scenarios {
+        let token = auth.issue(
+            role,
+            agency,
+            jurisdiction,
+            &format!("bench-{role}"),
+            chrono::Duration::hours(1),
+        )?;
+        let result = run_scenario(
+            &base,
+            role,
+            &token,
+            &query,
+            page,
+            duration,
+            args.concurrency,
+        )
+        .await?;
+        result.print(role, agency, jurisdiction);
+    }
+
+    match peak_rss_kib() {
+        Some(kib) => println!(
+            "peak resident memory (VmHWM, bench process incl. the in-process gateway, seeding and \
+             clients): {:.1} MiB",
+            kib as f64 / 1024.0
+        ),
+        None => println!("peak resident memory: unavailable (/proc/self/status not readable)"),
+    }
+    drop(temp);
+    Ok(())
+}
+
+/// The server URL with its database name replaced by [`BENCH_DATABASE`].
+fn bench_database_url(server_url: &str) -> Result<String, BoxError> {
+    let (without_query, query) = match server_url.split_once('?') {
+        Some((u, q)) => (u, Some(q)),
+        None => (server_url, None),
+    };
+    let (base, _) = without_query
+        .rsplit_once('/')
+        .filter(|(b, _)| b.contains("://"))
+        .ok_or(
+            "--database-url must name a database, e.g. postgres://postgres@127.0.0.1:5432/test",
+        )?;
+    Ok(match query {
+        Some(q) => format!("{base}/{BENCH_DATABASE}?{q}"),
+        None => format!("{base}/{BENCH_DATABASE}"),
+    })
+}
+
+/// Persons in an existing `pora_bench`, or None if it cannot be read.
+async fn existing_persons(bench_url: &str) -> Option<u64> {
+    let db = Database::connect(bench_url).await.ok()?;
+    let count = person::Entity::find().count(&db).await.ok();
+    let _ = db.close().await;
+    count
+}
+
+async fn recreate_database(server_url: &str) -> Result<(), BoxError> {
+    let admin = Database::connect(server_url)
+        .await
+        .map_err(|e| format!("cannot reach PostgreSQL at {server_url}: {e}"))?;
+    admin
+        .execute_unprepared(&format!(
+            "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
+        ))
+        .await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {BENCH_DATABASE}"))
+        .await?;
+    admin.close().await?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------
+// Seeding
+
+/// DKI Jakarta kelurahan codes `31.7c.kk.10nn`: five cities, eight kecamatan each, eight
+/// kelurahan each (320 codes; plausible, not all real).
+fn dki_kelurahan() -> Vec<String> {
+    let mut codes = Vec::new();
+    for city in 1..=5 {
+        for district in 1..=8 {
+            for village in 1..=8 {
+                codes.push(format!("31.7{city}.0{district}.100{village}"));
+            }
+        }
+    }
+    codes
+}
+
+const NATIONALITIES: &[&str] = &[
+    "AFG", "AFG", "AFG", "SOM", "MMR", "IRQ", "SDN", "YEM", "PAK",
+];
+const GIVEN: &[&str] = &[
+    "Ahmad", "Fatima", "Ali", "Zahra", "Hassan", "Amina", "Mohammed", "Noor", "Omar", "Maryam",
+    "Reza", "Hodan", "Yusuf", "Sara", "Farid", "Khadija",
+];
+const FAMILY: &[&str] = &[
+    "Rahimi",
+    "Hosseini",
+    "Warsame",
+    "Alam",
+    "Al-Obaidi",
+    "Adam",
+    "Al-Hakimi",
+    "Khan",
+    "Jafari",
+    "Farah",
+    "Rahman",
+    "Osman",
+];
+const LEGAL_STATUSES: &[&str] = &["REFUGEE", "ASYLUM_SEEKER", "REJECTED_FIRST_INSTANCE"];
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+fn at(date: NaiveDate, hour: u32) -> DateTime<Utc> {
+    date.and_hms_opt(hour, 0, 0).expect("valid time").and_utc()
+}
+
+struct Seeder {
+    rng: ChaCha8Rng,
+    kelurahan: Vec<String>,
+    iom_houses: Vec<String>,
+    supervising_office: Option<String>,
+    next_person: usize,
+    next_case: usize,
+}
+
+#[derive(Default)]
+struct Batch {
+    persons: Vec<person::Model>,
+    cases: Vec<case::Model>,
+    registrations: Vec<unhcr_registration::Model>,
+    immigration_records: Vec<immigration_record::Model>,
+    placements: Vec<placement::Model>,
+    monthly_reports: Vec<monthly_report::Model>,
+}
+
+impl Batch {
+    fn rows(&self) -> usize {
+        self.persons.len()
+            + self.cases.len()
+            + self.registrations.len()
+            + self.immigration_records.len()
+            + self.placements.len()
+            + self.monthly_reports.len()
+    }
+}
+
+impl Seeder {
+    fn id(&mut self) -> String {
+        let mut bytes = [0u8; 16];
+        self.rng.fill(&mut bytes);
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    }
+
+    fn pick<'a>(&mut self, items: &'a [&'a str]) -> &'a str {
+        items[self.rng.gen_range(0..items.len())]
+    }
+
+    fn date_between(&mut self, from: NaiveDate, to: NaiveDate) -> NaiveDate {
+        let span = (to - from).num_days();
+        from + chrono::Duration::days(self.rng.gen_range(0..=span))
+    }
+
+    /// Households (cases) of one to three persons, ~2 on average, until `persons` persons.
+    fn batch(&mut self, persons: usize) -> Batch {
+        let mut b = Batch::default();
+        while b.persons.len() < persons {
+            let size = self
+                .rng
+                .gen_range(1..=3usize)
+                .min(persons - b.persons.len());
+            self.household(&mut b, size);
+        }
+        b
+    }
+
+    fn household(&mut self, b: &mut Batch, size: usize) {
+        self.next_case += 1;
+        let case_id = self.id();
+        let nationality = self.pick(NATIONALITIES);
+        let family = self.pick(FAMILY);
+        let region = self.kelurahan[self.rng.gen_range(0..self.kelurahan.len())].clone();
+        let arrival = self.date_between(day(2015, 1, 1), day(2026, 6, 30));
+        let registration =
+            (arrival + chrono::Duration::days(self.rng.gen_range(7..=300))).min(day(2026, 9, 30));
+        let created = at(registration, 3);
+        let legal_status = self.pick(LEGAL_STATUSES);
+        let in_iom_house = self.rng.gen_bool(0.4);
+        let shelter_id = if in_iom_house && !self.iom_houses.is_empty() {
+            Some(self.iom_houses[self.rng.gen_range(0..self.iom_houses.len())].clone())
+        } else {
+            None
+        };
+        let placement_start = self.date_between(registration, day(2026, 10, 20));
+        let mut focal = None;
+        for member in 0..size {
+            self.next_person += 1;
+            let n = self.next_person;
+            let person_id = self.id();
+            focal.get_or_insert_with(|| person_id.clone());
+            let male = self.rng.gen_bool(0.5);
+            let date_of_birth = if member == 0 {
+                self.date_between(day(1960, 1, 1), day(2005, 12, 31))
+            } else {
+                self.date_between(day(1965, 1, 1), day(2024, 12, 31))
+            };
+            let given = self.pick(GIVEN);
+            b.persons.push(person::Model {
+                id: person_id.clone(),
+                full_name: format!("{given} {family}"),
+                aliases: "[]".to_owned(),
+                sex: if male { "MALE" } else { "FEMALE" }.to_owned(),
+                date_of_birth,
+                nationality: nationality.to_owned(),
+                languages: "[\"Arabic\"]".to_owned(),
+                religion: None,
+                ethnicity: None,
+                phone: Some(format!("+62812{n:08}")),
+                residence_region: region.clone(),
+                residence_address: Some(format!("Jl. Bench No. {}, Kel. {region}", n % 200 + 1)),
+                case_id: Some(case_id.clone()),
+                relationship_to_focal: Some(if member == 0 { "FOCAL" } else { "CHILD" }.to_owned()),
+                specific_needs: "[]".to_owned(),
+                medical_notes: None,
+                claim_narrative: None,
+                created_at: created,
+                updated_at: created,
+            });
+            let refugee = legal_status == "REFUGEE";
+            let document_expiry = self.date_between(day(2025, 6, 1), day(2028, 6, 1));
+            b.registrations.push(unhcr_registration::Model {
+                id: self.id(),
+                person_id: person_id.clone(),
+                individual_number: format!("BEN-{n:08}"),
+                legal_status: legal_status.to_owned(),
+                file_status: "ACTIVE".to_owned(),
+                solution: "NONE".to_owned(),
+                document_type: if refugee {
+                    "REFUGEE_CARD"
+                } else {
+                    "ASYLUM_SEEKER_CERTIFICATE"
+                }
+                .to_owned(),
+                document_number: format!("{}-B{n:08}", if refugee { "RC" } else { "ASC" }),
+                document_expiry,
+                created_at: created,
+                updated_at: created,
+            });
+            b.immigration_records.push(immigration_record::Model {
+                id: self.id(),
+                person_id: person_id.clone(),
+                passport_number: None,
+                passport_country: None,
+                entry_mode: "AIR".to_owned(),
+                visa_type: None,
+                visa_expiry: None,
+                special_id_card_number: Some(format!("KTP-R-B{n:08}")),
+                supervising_office_id: self.supervising_office.clone(),
+                created_at: created,
+                updated_at: created,
+            });
+            b.placements.push(placement::Model {
+                id: self.id(),
+                person_id: person_id.clone(),
+                shelter_id: shelter_id.clone(),
+                kind: if shelter_id.is_some() {
+                    "COMMUNITY_HOUSE"
+                } else {
+                    "INDEPENDENT"
+                }
+                .to_owned(),
+                start_date: placement_start,
+                end_date: None,
+                decision_ref: Some(format!("W9.IMI.GR.01-B{n:08}")),
+                reason: None,
+                created_at: at(placement_start, 4),
+                updated_at: at(placement_start, 4),
+            });
+            for month in 1..=REPORTS_PER_PERSON {
+                let present = self.rng.gen_bool(0.9);
+                let reported_at = present.then(|| at(day(2026, month, 10), 9));
+                b.monthly_reports.push(monthly_report::Model {
+                    id: self.id(),
+                    person_id: person_id.clone(),
+                    period: format!("2026-{month:02}"),
+                    reported_at,
+                    method: present.then(|| "OFFICE".to_owned()),
+                    present,
+                    created_at: reported_at.unwrap_or_else(|| at(day(2026, month + 1, 1), 1)),
+                    updated_at: reported_at.unwrap_or_else(|| at(day(2026, month + 1, 1), 1)),
+                });
+            }
+        }
+        b.cases.push(case::Model {
+            id: case_id,
+            unhcr_case_number: format!("BEN-C-{:08}", self.next_case),
+            focal_person_id: focal,
+            arrival_date: Some(arrival),
+            registration_date: registration,
+            created_at: created,
+            updated_at: created,
+        });
+    }
+}
+
+/// Bulk-inserts `persons` persons with their rows, one transaction per batch.
+async fn seed_national(db: &DatabaseConnection, persons: usize) -> Result<(), BoxError> {
+    let iom_houses: Vec<String> = shelter::Entity::find()
+        .filter(shelter::Column::Kind.eq("IOM_COMMUNITY_HOUSE"))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let supervising_office = agency::Entity::find()
+        .filter(agency::Column::Code.eq("KANIM-JKP"))
+        .one(db)
+        .await?
+        .map(|a| a.id);
+    println!(
+        "seeding {persons} persons (+ cases, registrations, immigration records, placements, \
+         {REPORTS_PER_PERSON} monthly reports each); {} IOM community houses",
+        iom_houses.len()
+    );
+    let mut seeder = Seeder {
+        rng: ChaCha8Rng::seed_from_u64(1),
+        kelurahan: dki_kelurahan(),
+        iom_houses,
+        supervising_office,
+        next_person: 0,
+        next_case: 0,
+    };
+    let started = Instant::now();
+    let mut done = 0;
+    let mut rows = 0;
+    let mut last_report = Instant::now();
+    while done < persons {
+        let n = BATCH_PERSONS.min(persons - done);
+        let batch = seeder.batch(n);
+        rows += batch.rows();
+        let txn = db.begin().await?;
+        insert_chunks::<person::ActiveModel>(&txn, batch.persons).await?;
+        insert_chunks::<case::ActiveModel>(&txn, batch.cases).await?;
+        insert_chunks::<unhcr_registration::ActiveModel>(&txn, batch.registrations).await?;
+        insert_chunks::<immigration_record::ActiveModel>(&txn, batch.immigration_records).await?;
+        insert_chunks::<placement::ActiveModel>(&txn, batch.placements).await?;
+        insert_chunks::<monthly_report::ActiveModel>(&txn, batch.monthly_reports).await?;
+        txn.commit().await?;
+        done += n;
+        if last_report.elapsed() >= Duration::from_secs(5) || done == persons {
+            last_report = Instant::now();
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "  {done}/{persons} persons, {rows} rows, {secs:.1} s ({:.0} rows/s)",
+                rows as f64 / secs.max(1e-9)
+            );
+        }
+    }
+    println!(
+        "seeding: {rows} rows in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    // Fresh statistics for the planner after the bulk load.
+    let started = Instant::now();
+    db.execute_unprepared("ANALYZE").await?;
+    println!("ANALYZE: {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Multi-row inserts of at most [`CHUNK_ROWS`] rows each.
+async fn insert_chunks<A>(
+    txn: &DatabaseTransaction,
+    rows: Vec<<A::Entity as EntityTrait>::Model>,
+) -> Result<(), BoxError>
+where
+    A: ActiveModelTrait + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows
+            .by_ref()
+            .take(CHUNK_ROWS)
+            .map(IntoActiveModel::into_active_model)
+            .collect();
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------
+// Load
+
+struct ScenarioResult {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    /// Sorted latencies of all measured requests.
+    latencies: Vec<Duration>,
+    statements: u64,
+    nodes_per_page: usize,
+}
+
+impl ScenarioResult {
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let rank = ((p / 100.0) * self.latencies.len() as f64).ceil() as usize;
+        let i = rank.clamp(1, self.latencies.len()) - 1;
+        self.latencies[i].as_secs_f64() * 1000.0
+    }
+
+    fn print(&self, role: &str, agency: &str, jurisdiction: &str) {
+        let secs = self.elapsed.as_secs_f64();
+        let per_request = if self.requests == 0 {
+            0.0
+        } else {
+            self.statements as f64 / self.requests as f64
+        };
+        println!("scenario {role} (agency {agency}, jurisdiction {jurisdiction}):");
+        println!("  {role:<11} nodes/page          {}", self.nodes_per_page);
+        println!("  {role:<11} requests            {}", self.requests);
+        println!("  {role:<11} errors              {}", self.errors);
+        println!(
+            "  {role:<11} requests/s          {:.1}",
+            self.requests as f64 / secs.max(1e-9)
+        );
+        for (label, p) in [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)] {
+            println!(
+                "  {role:<11} latency {label} ms      {:.2}",
+                self.percentile_ms(p)
+            );
+        }
+        println!(
+            "  {role:<11} latency max ms      {:.2}",
+            self.latencies
+                .last()
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        );
+        println!("  {role:<11} SQL statements/req  {per_request:.2}");
+    }
+}
+
+/// Whether a reply is a success: HTTP 200 and no GraphQL `errors`.
+async fn send(client: &reqwest::Client, url: &str, token: &str, body: &Value) -> Option<Value> {
+    let response = client
+        .post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .ok()?;
+    if response.status() != reqwest::StatusCode::OK {
+        return None;
+    }
+    let value: Value = response.json().await.ok()?;
+    value.get("errors").is_none().then_some(value)
+}
+
+/// `pora_sql_statements_total` from `/metrics`.
+async fn sql_statements(client: &reqwest::Client, base: &str) -> Result<u64, BoxError> {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("pora_sql_statements_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| "pora_sql_statements_total missing from /metrics".into())
+}
+
+/// Sends requests back to back until `until`; returns (latencies, errors).
+async fn client_loop(
+    url: String,
+    token: String,
+    body: Value,
+    until: Instant,
+) -> (Vec<Duration>, usize) {
+    let client = reqwest::Client::new();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    while Instant::now() < until {
+        let start = Instant::now();
+        let ok = send(&client, &url, &token, &body).await.is_some();
+        latencies.push(start.elapsed());
+        if !ok {
+            errors += 1;
+        }
+    }
+    (latencies, errors)
+}
+
+async fn run_phase(
+    url: &str,
+    token: &str,
+    body: &Value,
+    duration: Duration,
+    concurrency: usize,
+) -> Result<(Vec<Duration>, usize, Duration), BoxError> {
+    let start = Instant::now();
+    let until = start + duration;
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            tokio::spawn(client_loop(
+                url.to_owned(),
+                token.to_owned(),
+                body.clone(),
+                until,
+            ))
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    Ok((latencies, errors, start.elapsed()))
+}
+
+async fn run_scenario(
+    base: &str,
+    role: &str,
+    token: &str,
+    query: &str,
+    page: u32,
+    duration: Duration,
+    concurrency: usize,
+) -> Result<ScenarioResult, BoxError> {
+    let url = format!("{base}/graphql");
+    let body = json!({ "query": query });
+    let client = reqwest::Client::new();
+
+    // Pre-flight: one request, so that a wrong query or token fails loudly instead of being
+    // measured as fast errors.
+    let reply: Value = client
+        .post(&url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    if let Some(errors) = reply.get("errors") {
+        return Err(format!("{role}: the query fails: {errors}").into());
+    }
+    let nodes_per_page = reply["data"]["persons"]["nodes"]
+        .as_array()
+        .map_or(0, Vec::len);
+    if nodes_per_page < page as usize {
+        println!("note: {role} sees only {nodes_per_page} persons on the first page");
+    }
+
+    run_phase(&url, token, &body, WARM_UP, concurrency).await?;
+
+    let before = sql_statements(&client, base).await?;
+    let (mut latencies, errors, elapsed) =
+        run_phase(&url, token, &body, duration, concurrency).await?;
+    let after = sql_statements(&client, base).await?;
+    latencies.sort_unstable();
+    Ok(ScenarioResult {
+        requests: latencies.len(),
+        errors,
+        elapsed,
+        latencies,
+        statements: after.saturating_sub(before),
+        nodes_per_page,
+    })
+}
+
+/// VmHWM of this process, in KiB.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
