@@ -171,7 +171,7 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
         .ok()
 }
 
-fn engine(ctx: &ResolverContext<'_>) -> async_graphql::Result<Arc<Engine>> {
+pub(crate) fn engine(ctx: &ResolverContext<'_>) -> async_graphql::Result<Arc<Engine>> {
     Ok(ctx.data::<Arc<Engine>>()?.clone())
 }
 
@@ -193,7 +193,7 @@ fn getter<T: std::any::Any + Send + Sync>(
 }
 
 /// The GraphQL type of a value of `kind`.
-fn value_type(kind: Kind, nullable: bool) -> TypeRef {
+pub(crate) fn value_type(kind: Kind, nullable: bool) -> TypeRef {
     let name = kind.graphql_name();
     match (kind.is_list(), nullable) {
         (true, true) => TypeRef::named_nn_list(name),
@@ -783,7 +783,8 @@ pub fn build_schema(
     options: &SchemaOptions,
     limiter: Arc<RateLimiter>,
 ) -> Result<Schema, SchemaError> {
-    let mut builder = Schema::build("Query", None, None)
+    let writes = role.types.values().any(|v| v.create || v.update);
+    let mut builder = Schema::build("Query", writes.then_some("Mutation"), None)
         .disable_suggestions()
         .limit_depth(options.max_depth)
         .limit_complexity(options.max_complexity)
@@ -905,5 +906,18 @@ pub fn build_schema(
             .description("A Kemendagri region code: 31, 31.71, 31.71.01 or 31.71.01.1001.")
             .validator(|v| matches!(v, GqlValue::String(s) if crate::session::is_region_code(s))),
     );
+    if writes {
+        let mut mutation = Object::new("Mutation");
+        for view in role.types.values() {
+            let (fields, inputs) = crate::mutation::mutation_fields(view);
+            for field in fields {
+                mutation = mutation.field(field);
+            }
+            for input in inputs {
+                builder = builder.register(input);
+            }
+        }
+        builder = builder.register(mutation);
+    }
     builder.register(query).finish()
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use chrono::{Datelike, NaiveDate};
-use sea_orm::{EntityTrait, IdenStatic, Iterable};
+use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, Iterable};
 
 use crate::row::{Cell, Row};
 
@@ -130,11 +130,18 @@ pub struct TypeDef {
     pub list_field: &'static str,
     pub get_field: &'static str,
     pub fields: Vec<FieldDef>,
-    /// Column names of the sea-orm entity, for the start-up check.
-    entity_columns: fn() -> Vec<String>,
+    /// Column names of the sea-orm entity and whether each may be null.
+    entity_columns: fn() -> Vec<(String, bool)>,
 }
 
 impl TypeDef {
+    /// Whether the entity's `column` accepts null.
+    pub fn column_nullable(&self, column: &str) -> bool {
+        (self.entity_columns)()
+            .iter()
+            .any(|(c, nullable)| c == column && *nullable)
+    }
+
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
         self.fields.iter().find(|f| f.name == name)
     }
@@ -164,7 +171,8 @@ impl Catalogue {
     /// Every column a field reads must exist in the sea-orm entity of its table.
     pub fn check_against_entities(&self) -> Result<(), String> {
         for t in &self.types {
-            let columns: BTreeSet<String> = (t.entity_columns)().into_iter().collect();
+            let columns: BTreeSet<String> =
+                (t.entity_columns)().into_iter().map(|(c, _)| c).collect();
             let mut needed: Vec<&str> = vec!["id"];
             needed.extend(t.person_column);
             needed.extend(t.region_column);
@@ -184,7 +192,7 @@ impl Catalogue {
                         let target = self
                             .get(target)
                             .ok_or_else(|| format!("{}.{}: no type {target}", t.name, f.name))?;
-                        if !(target.entity_columns)().iter().any(|c| c == column) {
+                        if !(target.entity_columns)().iter().any(|(c, _)| c == column) {
                             return Err(format!(
                                 "{}.{}: table {} has no column {column}",
                                 t.name, f.name, target.table
@@ -192,6 +200,19 @@ impl Catalogue {
                         }
                     }
                     _ => {}
+                }
+            }
+            for f in &t.fields {
+                if let FieldKind::Column {
+                    column, nullable, ..
+                } = f.kind
+                    && columns.contains(column)
+                    && t.column_nullable(column) != nullable
+                {
+                    return Err(format!(
+                        "{}.{}: nullability differs from column {}.{column}",
+                        t.name, f.name, t.table
+                    ));
                 }
             }
             for column in needed {
@@ -207,8 +228,10 @@ impl Catalogue {
     }
 }
 
-fn columns_of<E: EntityTrait>() -> Vec<String> {
-    E::Column::iter().map(|c| c.as_str().to_owned()).collect()
+fn columns_of<E: EntityTrait>() -> Vec<(String, bool)> {
+    E::Column::iter()
+        .map(|c| (c.as_str().to_owned(), c.def().is_null()))
+        .collect()
 }
 
 const fn col(name: &'static str, column: &'static str, kind: Kind) -> FieldDef {

@@ -20,6 +20,11 @@ pub enum QueryError {
     BadInput(String),
     #[error("rate limit exceeded for this operation; try again later")]
     RateLimited,
+    /// No such row, or none the caller may see: the two are never told apart.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl From<DbErr> for QueryError {
@@ -64,6 +69,8 @@ impl QueryError {
             QueryError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             QueryError::BadInput(_) => "BAD_USER_INPUT",
             QueryError::RateLimited => "RATE_LIMITED",
+            QueryError::NotFound(_) => "NOT_FOUND",
+            QueryError::Forbidden(_) => "FORBIDDEN",
         }
     }
 

@@ -120,7 +120,7 @@ fn bad(message: impl Into<String>) -> QueryError {
 }
 
 /// A GraphQL input value as a bound SQL value for a column of `kind`.
-fn bind_value(kind: Kind, value: &GqlValue) -> Result<Value, QueryError> {
+pub(crate) fn bind_value(kind: Kind, value: &GqlValue) -> Result<Value, QueryError> {
     let text = || match value {
         GqlValue::String(s) => Ok(s.clone()),
         GqlValue::Enum(e) => Ok(e.to_string()),

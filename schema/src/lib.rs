@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod engine;
 pub mod error;
 pub mod filter;
+pub mod mutation;
 pub mod policy;
 pub mod row;
 pub mod rows;

@@ -73,6 +73,12 @@ struct TypeFile {
     read: Vec<Spanned<String>>,
     #[serde(default)]
     referred: Vec<Spanned<String>>,
+    /// W cells: fields the role may set (columns, or forward relations by id).
+    #[serde(default)]
+    write: Vec<Spanned<String>>,
+    /// Root mutations: "create" and/or "update".
+    #[serde(default)]
+    mutations: Vec<Spanned<String>>,
 }
 
 /// How a role reads one field.
@@ -110,6 +116,10 @@ pub struct TypeView {
     /// Root `person(id:)` lookup.
     pub get: bool,
     pub fields: Vec<FieldView>,
+    /// Fields the role may set, in catalogue order.
+    pub writable: Vec<&'static FieldDef>,
+    pub create: bool,
+    pub update: bool,
 }
 
 impl TypeView {
@@ -239,6 +249,89 @@ impl Policy {
                         fields.push(FieldView { def: field, access });
                     }
                 }
+                let mut writable: Vec<&'static FieldDef> = Vec::new();
+                for item in &type_file.write {
+                    let name = item.get_ref();
+                    let field = def.field(name).ok_or_else(|| {
+                        err(
+                            item.span(),
+                            format!("{role_name}: type {type_name} has no field `{name}`"),
+                        )
+                    })?;
+                    let settable = matches!(
+                        field.kind,
+                        FieldKind::Column { .. }
+                            | FieldKind::Relation {
+                                join: crate::catalogue::Join::Forward { .. },
+                                ..
+                            }
+                    ) && !["id", "createdAt", "updatedAt"].contains(&field.name);
+                    if !settable {
+                        return Err(err(
+                            item.span(),
+                            format!(
+                                "{role_name}.{type_name}: `{name}` cannot be written (only columns and forward relations can)"
+                            ),
+                        ));
+                    }
+                    // W implies R: a role writes only what it reads in full.
+                    if !fields
+                        .iter()
+                        .any(|f| f.def.name == field.name && f.access == Access::Full)
+                    {
+                        return Err(err(
+                            item.span(),
+                            format!(
+                                "{role_name}.{type_name}: `{name}` is written but not read in full"
+                            ),
+                        ));
+                    }
+                    writable.push(field);
+                }
+                writable.sort_by_key(|f| def.fields.iter().position(|d| d.name == f.name));
+                let (mut create, mut update) = (false, false);
+                for m in &type_file.mutations {
+                    match m.get_ref().as_str() {
+                        "create" => create = true,
+                        "update" => update = true,
+                        other => {
+                            return Err(err(
+                                m.span(),
+                                format!(
+                                    "{role_name}.{type_name}: unknown mutation `{other}` (known: create, update)"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                if (create || update) && writable.is_empty() {
+                    return Err(err(
+                        type_span,
+                        format!("{role_name}.{type_name}: mutations need `write` fields"),
+                    ));
+                }
+                if create {
+                    // A row can only be created when every required column can be set.
+                    for f in &def.fields {
+                        if let FieldKind::Column {
+                            nullable: false,
+                            kind,
+                            ..
+                        } = f.kind
+                            && !kind.is_list()
+                            && !["id", "createdAt", "updatedAt"].contains(&f.name)
+                            && !writable.iter().any(|w| w.name == f.name)
+                        {
+                            return Err(err(
+                                type_span,
+                                format!(
+                                    "{role_name}.{type_name}: `create` needs the required field `{}` in `write`",
+                                    f.name
+                                ),
+                            ));
+                        }
+                    }
+                }
                 if !fields
                     .iter()
                     .any(|f| f.def.name == "id" && f.access == Access::Full)
@@ -259,6 +352,9 @@ impl Policy {
                             list,
                             get,
                             fields,
+                            writable,
+                            create,
+                            update,
                         },
                         type_span,
                         type_file,

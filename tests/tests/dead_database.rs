@@ -27,7 +27,11 @@ async fn a_vanished_database_gives_503_and_the_gateway_stays_up() {
     let admin = Database::connect(std::env::var("PORA_TEST_POSTGRES_URL").expect("url"))
         .await
         .expect("admin");
-    app.db.clone().close().await.expect("close the test connection");
+    app.db
+        .clone()
+        .close()
+        .await
+        .expect("close the test connection");
     admin
         .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .await

@@ -1,0 +1,307 @@
+//! Writes: `create{Type}` and `update{Type}` for the W cells of a role.
+//!
+//! Inputs offer only the role's writable fields. Every write runs in a transaction that also
+//! checks the role's row filter: an update touches only rows the role may see, and a created or
+//! updated row must still be visible to the writer afterwards (otherwise the transaction rolls
+//! back), so no write can place a row outside the writer's own access.
+
+use async_graphql::Value as GqlValue;
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, TypeRef};
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
+
+use crate::builder::{engine, value_type};
+use crate::catalogue::{FieldDef, FieldKind, Join, Kind};
+use crate::engine::Engine;
+use crate::error::QueryError;
+use crate::filter::bind_value;
+use crate::policy::TypeView;
+use crate::row::Row;
+use crate::sql::Sql;
+
+/// Longest text a client may write into one field.
+const MAX_TEXT: usize = 20_000;
+
+/// The input field name of a writable field: relations are set by id.
+fn input_name(f: &FieldDef) -> String {
+    match f.kind {
+        FieldKind::Relation { .. } => format!("{}Id", f.name),
+        _ => f.name.to_owned(),
+    }
+}
+
+/// The column a writable field sets, its kind, and whether it may be null.
+fn target_column(view: &TypeView, f: &FieldDef) -> (&'static str, Kind, bool) {
+    match f.kind {
+        FieldKind::Column {
+            column,
+            kind,
+            nullable,
+        } => (column, kind, nullable),
+        FieldKind::Relation {
+            join: Join::Forward { column },
+            ..
+        } => (column, Kind::Id, view.def.column_nullable(column)),
+        _ => unreachable!("the policy allows only columns and forward relations"),
+    }
+}
+
+fn input_type(view: &TypeView, creating: bool) -> InputObject {
+    let verb = if creating { "Create" } else { "Update" };
+    let mut input = InputObject::new(format!("{}{verb}Input", view.def.name));
+    for f in &view.writable {
+        let (_, kind, nullable) = target_column(view, f);
+        // On create, required columns are required (lists default to empty); on update every
+        // field is optional, and an explicit null clears a nullable one.
+        let optional = !creating || nullable || kind.is_list();
+        input = input.field(InputValue::new(input_name(f), value_type(kind, optional)));
+    }
+    input
+}
+
+/// The root mutation fields and input types of one type.
+pub fn mutation_fields(view: &TypeView) -> (Vec<Field>, Vec<InputObject>) {
+    let type_name = view.def.name;
+    let mut fields = Vec::new();
+    let mut inputs = Vec::new();
+    if view.create {
+        inputs.push(input_type(view, true));
+        fields.push(
+            Field::new(
+                format!("create{type_name}"),
+                TypeRef::named_nn(type_name),
+                move |ctx| {
+                    FieldFuture::new(async move {
+                        let engine = engine(&ctx)?;
+                        let input = ctx.args.try_get("input")?.as_value().clone();
+                        let row = write(&engine, type_name, None, &input)
+                            .await
+                            .map_err(|e| e.to_graphql(&engine.request_id))?;
+                        Ok(Some(FieldValue::owned_any(row)))
+                    })
+                },
+            )
+            .argument(InputValue::new(
+                "input",
+                TypeRef::named_nn(format!("{type_name}CreateInput")),
+            ))
+            .description(format!(
+                "Creates a {type_name}; it must fall within your access."
+            )),
+        );
+    }
+    if view.update {
+        inputs.push(input_type(view, false));
+        fields.push(
+            Field::new(
+                format!("update{type_name}"),
+                TypeRef::named_nn(type_name),
+                move |ctx| {
+                    FieldFuture::new(async move {
+                        let engine = engine(&ctx)?;
+                        let id = ctx.args.try_get("id")?.string()?.to_owned();
+                        let input = ctx.args.try_get("input")?.as_value().clone();
+                        let row = write(&engine, type_name, Some(id), &input)
+                            .await
+                            .map_err(|e| e.to_graphql(&engine.request_id))?;
+                        Ok(Some(FieldValue::owned_any(row)))
+                    })
+                },
+            )
+            .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+            .argument(InputValue::new(
+                "input",
+                TypeRef::named_nn(format!("{type_name}UpdateInput")),
+            ))
+            .description(format!(
+                "Changes fields of a {type_name} you may see; it must stay within your access."
+            )),
+        );
+    }
+    (fields, inputs)
+}
+
+/// The SQL value of one input value for a column of `kind`.
+fn column_value(
+    kind: Kind,
+    nullable: bool,
+    name: &str,
+    value: &GqlValue,
+) -> Result<Value, QueryError> {
+    if matches!(value, GqlValue::Null) {
+        if !nullable {
+            return Err(QueryError::BadInput(format!("`{name}` cannot be null")));
+        }
+        return Ok(match kind {
+            Kind::Int => Value::Int(None),
+            Kind::Float => Value::Double(None),
+            Kind::Boolean => Value::Bool(None),
+            Kind::Date => Value::ChronoDate(None),
+            Kind::DateTime => Value::ChronoDateTimeUtc(None),
+            _ => Value::String(None),
+        });
+    }
+    if kind.is_list() {
+        let GqlValue::List(items) = value else {
+            return Err(QueryError::BadInput(format!("`{name}` must be a list")));
+        };
+        let strings: Vec<String> = items
+            .iter()
+            .map(|v| match v {
+                GqlValue::String(s) => Ok(s.clone()),
+                GqlValue::Enum(e) => Ok(e.to_string()),
+                _ => Err(QueryError::BadInput(format!("`{name}` holds strings"))),
+            })
+            .collect::<Result<_, _>>()?;
+        let json =
+            serde_json::to_string(&strings).map_err(|e| QueryError::Internal(e.to_string()))?;
+        return Ok(Value::String(Some(json)));
+    }
+    if let GqlValue::String(s) = value
+        && s.chars().count() > MAX_TEXT
+    {
+        return Err(QueryError::BadInput(format!(
+            "`{name}` is longer than {MAX_TEXT} characters"
+        )));
+    }
+    bind_value(kind, value)
+}
+
+async fn count_visible(
+    engine: &Engine,
+    txn: &DatabaseTransaction,
+    type_name: &str,
+    id: &str,
+) -> Result<i64, QueryError> {
+    let view = engine.view(type_name)?;
+    let conditions = engine.conditions();
+    let mut sql = Sql::new(format!(
+        "SELECT COUNT(*) AS n FROM {} t WHERE t.id = ",
+        view.def.table
+    ));
+    sql.bind(id.to_owned())
+        .push(" AND ")
+        .append(conditions.rows(type_name, "t"));
+    let backend = txn.get_database_backend();
+    let row = txn.query_one_raw(sql.statement(backend)).await?;
+    Ok(match row {
+        Some(r) => r.try_get_by::<i64, _>("n")?,
+        None => 0,
+    })
+}
+
+/// Creates (`id` None) or updates a row of `type_name` from `input`; returns it as the role
+/// reads it.
+async fn write(
+    engine: &Engine,
+    type_name: &'static str,
+    id: Option<String>,
+    input: &GqlValue,
+) -> Result<Row, QueryError> {
+    let view = engine.view(type_name)?;
+    let GqlValue::Object(entries) = input else {
+        return Err(QueryError::BadInput("`input` must be an object".into()));
+    };
+    let mut assignments: Vec<(&'static str, Value)> = Vec::new();
+    let mut references: Vec<(&'static str, String)> = Vec::new();
+    for f in &view.writable {
+        let name = input_name(f);
+        let (column, kind, nullable) = target_column(view, f);
+        if let Some(value) = entries.get(name.as_str()) {
+            let v = column_value(kind, nullable, &name, value)?;
+            if let (FieldKind::Relation { target, .. }, Value::String(Some(target_id))) =
+                (f.kind, &v)
+            {
+                references.push((target, target_id.clone()));
+            }
+            assignments.push((column, v));
+        }
+    }
+    if id.is_none() {
+        // Lists are never null: a new row starts with empty ones, written by the role or not.
+        for f in &view.def.fields {
+            if let FieldKind::Column {
+                column,
+                kind,
+                nullable: false,
+            } = f.kind
+                && kind.is_list()
+                && !assignments.iter().any(|(c, _)| *c == column)
+            {
+                assignments.push((column, Value::String(Some("[]".into()))));
+            }
+        }
+    }
+    if id.is_some() && assignments.is_empty() {
+        return Err(QueryError::BadInput("`input` sets no field".into()));
+    }
+    let now = Utc::now();
+    let txn = engine.db.begin().await?;
+    let backend = txn.get_database_backend();
+    // A reference must name a row the caller may see: otherwise writing it would reveal
+    // (or forge a link to) a row outside the caller's access.
+    for (target, target_id) in &references {
+        if count_visible(engine, &txn, target, target_id).await? == 0 {
+            return Err(QueryError::BadInput(format!(
+                "no {target} with id `{target_id}`"
+            )));
+        }
+    }
+    let table = view.def.table;
+    let row_id = match &id {
+        None => {
+            let new_id = uuid::Uuid::new_v4().to_string();
+            let mut sql = Sql::new(format!("INSERT INTO {table} (id, created_at, updated_at"));
+            for (column, _) in &assignments {
+                sql.push(&format!(", {column}"));
+            }
+            sql.push(") VALUES (")
+                .bind(new_id.clone())
+                .push(", ")
+                .bind(now)
+                .push(", ")
+                .bind(now);
+            for (_, value) in assignments {
+                sql.push(", ").bind(value);
+            }
+            sql.push(")");
+            txn.execute_raw(sql.statement(backend)).await?;
+            new_id
+        }
+        Some(existing) => {
+            let mut sql = Sql::new(format!("UPDATE {table} SET updated_at = "));
+            sql.bind(now);
+            for (column, value) in assignments {
+                sql.push(&format!(", {column} = ")).bind(value);
+            }
+            sql.push(" WHERE id = ")
+                .bind(existing.clone())
+                .push(&format!(" AND id IN (SELECT t.id FROM {table} t WHERE "))
+                .append(engine.conditions().rows(type_name, "t"))
+                .push(")");
+            let result = txn.execute_raw(sql.statement(backend)).await?;
+            if result.rows_affected() == 0 {
+                return Err(QueryError::NotFound(format!(
+                    "no {type_name} with id `{existing}`"
+                )));
+            }
+            existing.clone()
+        }
+    };
+    if count_visible(engine, &txn, type_name, &row_id).await? == 0 {
+        txn.rollback().await?;
+        return Err(QueryError::Forbidden(format!(
+            "the {type_name} would fall outside your access; nothing was written"
+        )));
+    }
+    txn.commit().await?;
+    let mut condition = Sql::new("t.id = ");
+    condition.bind(row_id);
+    engine
+        .fetch(type_name, None, None, condition, Sql::default())
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, row)| row)
+        .ok_or_else(|| QueryError::Internal("a written row vanished".into()))
+}
