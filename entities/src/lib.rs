@@ -5,6 +5,7 @@
 
 pub mod action_item;
 pub mod agency;
+pub mod audit_event;
 pub mod case;
 pub mod immigration_record;
 pub mod incident;

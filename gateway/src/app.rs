@@ -42,6 +42,7 @@ pub struct AppState {
     pub schemas: HashMap<String, async_graphql::dynamic::Schema>,
     pub auth: Authenticator,
     pub metrics: Arc<Metrics>,
+    pub audit: crate::audit::AuditLog,
 }
 
 pub struct Application {
@@ -138,6 +139,7 @@ impl Application {
             .map_err(|e| StartError::Listen(config.listen.to_string(), e))?
             .port();
         let workers = config.workers;
+        let audit = crate::audit::AuditLog::start(db.clone());
         let state = web::Data::new(AppState {
             config,
             db,
@@ -145,6 +147,7 @@ impl Application {
             schemas,
             auth,
             metrics,
+            audit,
         });
         let shared = state.clone();
         let mut server = HttpServer::new(move || {

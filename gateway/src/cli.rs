@@ -41,6 +41,17 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Walk the hash chain; exit 1 at the first altered, inserted or deleted event.
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -84,6 +95,24 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             print_welcome(&app);
             app.run_until_stopped().await.map_err(|e| e.to_string())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            config.demo_data = false;
+            let metrics = std::sync::Arc::new(crate::http::Metrics::default());
+            let db = crate::app::connect(&config, &metrics)
+                .await
+                .map_err(|e| e.to_string())?;
+            match crate::audit::verify(&db).await.map_err(|e| e.to_string())? {
+                crate::audit::Verification::Intact { events } => {
+                    println!("audit chain intact: {events} events");
+                    Ok(())
+                }
+                crate::audit::Verification::Broken { seq, reason } => {
+                    Err(format!("audit chain broken at event seq {seq}: {reason}"))
+                }
+            }
         }
         Command::Schema {
             command: SchemaCommand::Print { role },

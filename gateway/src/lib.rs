@@ -3,6 +3,7 @@
 //! endpoint and its error mapping, `seed` the demo data, `cli` the command line.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

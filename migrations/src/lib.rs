@@ -5,12 +5,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_case_tables;
+mod m20261127_000002_create_audit_events;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_create_case_tables::Migration)]
+        vec![
+            Box::new(m20261127_000001_create_case_tables::Migration),
+            Box::new(m20261127_000002_create_audit_events::Migration),
+        ]
     }
 }

@@ -203,11 +203,49 @@ pub(crate) fn value_type(kind: Kind, nullable: bool) -> TypeRef {
     }
 }
 
+/// Notes in the request's audit trail that `row` (of `type_name`) was returned.
+fn note_row(
+    ctx: &ResolverContext<'_>,
+    type_name: &'static str,
+    person_column: Option<&'static str>,
+    row: &Row,
+) {
+    if let Some(trail) = ctx.data_opt::<Arc<crate::audit::AuditTrail>>() {
+        trail.row(
+            type_name,
+            row.key("id"),
+            person_column.and_then(|c| row.key(c)),
+        );
+    }
+}
+
+/// A field of a row object: records the row in the audit trail, then reads the value.
+fn row_getter(
+    name: &str,
+    ty: TypeRef,
+    view: &TypeView,
+    get: impl Fn(&Row) -> GqlValue + Send + Sync + 'static,
+) -> Field {
+    let get = Arc::new(get);
+    let type_name = view.def.name;
+    let person_column = view.def.person_column;
+    Field::new(name, ty, move |ctx| {
+        let get = get.clone();
+        FieldFuture::new(async move {
+            let row = ctx.parent_value.try_downcast_ref::<Row>()?;
+            note_row(&ctx, type_name, person_column, row);
+            let value = get(row);
+            Ok((value != GqlValue::Null).then(|| FieldValue::value(value)))
+        })
+    })
+}
+
 /// One object field of a role's type.
 fn object_field(view: &TypeView, index: usize) -> Field {
     let f = &view.fields[index];
     let def = f.def;
     let parent_type = view.def.name;
+    let person_column = view.def.person_column;
     let field = match (def.kind, f.access) {
         (
             FieldKind::Column {
@@ -216,22 +254,22 @@ fn object_field(view: &TypeView, index: usize) -> Field {
                 nullable,
             },
             Access::Full,
-        ) => getter::<Row>(def.name, value_type(kind, nullable), move |row| {
+        ) => row_getter(def.name, value_type(kind, nullable), view, move |row| {
             to_graphql(row.get(column), kind)
         }),
         (FieldKind::Column { column, kind, .. }, Access::Referred) => {
             let key = format!("referred:{column}");
-            getter::<Row>(def.name, value_type(kind, true), move |row| to_graphql(row.get(&key), kind))
+            row_getter(def.name, value_type(kind, true), view, move |row| to_graphql(row.get(&key), kind))
                 .description("Only for persons with an accepted, unexpired referral to your agency; null otherwise.")
         }
         (FieldKind::Mask { kind, compute, .. }, _) => {
-            getter::<Row>(def.name, value_type(kind, true), move |row| {
+            row_getter(def.name, value_type(kind, true), view, move |row| {
                 to_graphql(&compute(row), kind)
             })
         }
         (FieldKind::Expression { kind, .. }, _) => {
             let name = def.name;
-            getter::<Row>(def.name, value_type(kind, false), move |row| {
+            row_getter(def.name, value_type(kind, false), view, move |row| {
                 to_graphql(row.get(name), kind)
             })
         }
@@ -246,6 +284,7 @@ fn object_field(view: &TypeView, index: usize) -> Field {
                 FieldFuture::new(async move {
                     let engine = engine(&ctx)?;
                     let row = ctx.parent_value.try_downcast_ref::<Row>()?.clone();
+                    note_row(&ctx, parent_type, person_column, &row);
                     let rows = match relation_key(&row, join) {
                         None => Vec::new(),
                         Some(key) => ctx
@@ -790,6 +829,7 @@ pub fn build_schema(
         .limit_complexity(options.max_complexity)
         .limit_directives(8)
         .extension(ValidationProbe)
+        .extension(crate::audit::AuditProbe)
         .data(limiter);
     let mut query = Object::new("Query");
     let mut used_kinds: BTreeSet<String> = BTreeSet::new();

@@ -38,7 +38,7 @@ pub fn filter_type_name(kind: Kind) -> String {
 fn ordered(kind: Kind) -> bool {
     matches!(
         kind,
-        Kind::Int | Kind::Float | Kind::Date | Kind::DateTime | Kind::String
+        Kind::Int | Kind::BigInt | Kind::Float | Kind::Date | Kind::DateTime | Kind::String
     )
 }
 
@@ -134,6 +134,14 @@ pub(crate) fn bind_value(kind: Kind, value: &GqlValue) -> Result<Value, QueryErr
                 .ok()
                 .and_then(|v| v.as_i64())
                 .and_then(|v| i32::try_from(v).ok())
+                .ok_or_else(|| bad("expected an Int"))?,
+        )),
+        Kind::BigInt => Value::BigInt(Some(
+            value
+                .clone()
+                .into_json()
+                .ok()
+                .and_then(|v| v.as_i64())
                 .ok_or_else(|| bad("expected an Int"))?,
         )),
         Kind::Float => Value::Double(Some(

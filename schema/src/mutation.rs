@@ -134,6 +134,7 @@ fn column_value(
         }
         return Ok(match kind {
             Kind::Int => Value::Int(None),
+            Kind::BigInt => Value::BigInt(None),
             Kind::Float => Value::Double(None),
             Kind::Boolean => Value::Bool(None),
             Kind::Date => Value::ChronoDate(None),

@@ -59,6 +59,9 @@ pub fn read_cell(result: &QueryResult, index: &str, kind: Kind) -> Result<Cell, 
         Kind::Int => result
             .try_get_by::<Option<i32>, _>(index)?
             .map_or(Cell::Null, |v| Cell::Int(i64::from(v))),
+        Kind::BigInt => result
+            .try_get_by::<Option<i64>, _>(index)?
+            .map_or(Cell::Null, Cell::Int),
         Kind::Float => result
             .try_get_by::<Option<f64>, _>(index)?
             .map_or(Cell::Null, Cell::Float),

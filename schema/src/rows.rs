@@ -42,6 +42,8 @@ pub enum RowFilter {
     ViaMeeting,
     /// Referrals the caller's agency sent or received.
     ReferralParty,
+    /// Audit events of requests made with the caller's agency's tokens.
+    AuditOwnAgency,
 }
 
 impl RowFilter {
@@ -63,6 +65,7 @@ impl RowFilter {
         ("meeting.participant", RowFilter::MeetingParticipant),
         ("via_meeting", RowFilter::ViaMeeting),
         ("referral.party", RowFilter::ReferralParty),
+        ("audit.own_agency", RowFilter::AuditOwnAgency),
     ];
 
     pub fn parse(name: &str) -> Option<RowFilter> {
@@ -121,6 +124,7 @@ impl RowFilter {
                 }
             }),
             RowFilter::ReferralParty => need_type("Referral"),
+            RowFilter::AuditOwnAgency => need_type("AuditEvent"),
         }
     }
 }
@@ -234,6 +238,11 @@ impl<'a> Conditions<'a> {
                     "{alias}.meeting_id IN (SELECT {m}.id FROM meetings {m} WHERE "
                 ));
                 sql.append(self.rows("Meeting", &m)).push(")");
+                sql
+            }
+            RowFilter::AuditOwnAgency => {
+                let mut sql = Sql::new(format!("{alias}.agency = "));
+                sql.bind(self.session.agency.clone());
                 sql
             }
             RowFilter::ReferralParty => Sql::or(vec![

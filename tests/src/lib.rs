@@ -125,6 +125,8 @@ pub fn demo_agency(role: &str) -> (&'static str, &'static str) {
 
 pub struct Reply {
     pub status: u16,
+    /// The `x-request-id` header: the audit event's request id.
+    pub request_id: String,
     pub content_type: String,
     pub body: Value,
 }
@@ -227,6 +229,12 @@ impl TestApp {
 
 async fn reply(response: reqwest::Response) -> Reply {
     let status = response.status().as_u16();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let content_type = response
         .headers()
         .get("content-type")
@@ -237,6 +245,7 @@ async fn reply(response: reqwest::Response) -> Reply {
     let body = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
     Reply {
         status,
+        request_id,
         content_type,
         body,
     }

@@ -27,6 +27,8 @@ pub enum RequestError {
     MutationOverGet,
     #[error("this role has no schema")]
     NoSchema,
+    #[error("the audit log cannot be written, so no answer can be given; try again later")]
+    AuditUnavailable,
 }
 
 impl RequestError {
@@ -39,6 +41,7 @@ impl RequestError {
             RequestError::Parse(_) => "GRAPHQL_PARSE_FAILED",
             RequestError::MutationOverGet => "METHOD_NOT_ALLOWED",
             RequestError::NoSchema => "FORBIDDEN",
+            RequestError::AuditUnavailable => "AUDIT_UNAVAILABLE",
         }
     }
 
@@ -50,6 +53,7 @@ impl RequestError {
             RequestError::BadRequest(_) | RequestError::Parse(_) => StatusCode::BAD_REQUEST,
             RequestError::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
             RequestError::NoSchema => StatusCode::FORBIDDEN,
+            RequestError::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -73,6 +77,9 @@ impl RequestError {
             }
             RequestError::MutationOverGet => {
                 response.insert_header((header::ALLOW, HeaderValue::from_static("POST")));
+            }
+            RequestError::AuditUnavailable => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
             }
             _ => {}
         }

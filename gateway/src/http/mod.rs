@@ -15,8 +15,10 @@ use futures::StreamExt;
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::audit::{AuditRecord, Outcome, document_hash};
 use error::{GRAPHQL_RESPONSE, RequestError};
 use schema::Engine;
+use std::time::Instant;
 
 /// The GraphQL-over-HTTP request parameters.
 #[derive(Debug, Deserialize)]
@@ -63,8 +65,11 @@ async fn graphql_post(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let id = request_id();
+    let started = Instant::now();
+    let mut audit = AuditRecord::new(&id);
     let result: Result<HttpResponse, RequestError> = async {
         let session = state.auth.authenticate(auth_header(&req))?;
+        audit.session(&session);
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -89,10 +94,10 @@ async fn graphql_post(
                 "body is not a JSON object with a `query` string ({e})"
             ))
         })?;
-        execute(&req, &state, session, params, false, &id).await
+        execute(&req, &state, session, params, false, &id, &mut audit).await
     }
     .await;
-    result.unwrap_or_else(|e| e.response(&id))
+    finish(&state, audit, started, result, &id).await
 }
 
 async fn graphql_get(
@@ -101,8 +106,11 @@ async fn graphql_get(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let id = request_id();
+    let started = Instant::now();
+    let mut audit = AuditRecord::new(&id);
     let result: Result<HttpResponse, RequestError> = async {
         let session = state.auth.authenticate(auth_header(&req))?;
+        audit.session(&session);
         let mut query = query.into_inner();
         let variables = match query.remove("variables") {
             Some(v) => Some(
@@ -119,10 +127,39 @@ async fn graphql_get(
             variables,
             extensions: None,
         };
-        execute(&req, &state, session, params, true, &id).await
+        execute(&req, &state, session, params, true, &id, &mut audit).await
     }
     .await;
-    result.unwrap_or_else(|e| e.response(&id))
+    finish(&state, audit, started, result, &id).await
+}
+
+/// Commits the request's audit event, then answers; without a committed event there is no
+/// answer but 503 AUDIT_UNAVAILABLE.
+async fn finish(
+    state: &AppState,
+    mut audit: AuditRecord,
+    started: Instant,
+    result: Result<HttpResponse, RequestError>,
+    id: &str,
+) -> HttpResponse {
+    let response = match result {
+        Ok(response) => response,
+        Err(e) => {
+            audit.outcome = match e {
+                RequestError::Auth(_) => Outcome::Denied,
+                _ => Outcome::Error,
+            };
+            e.response(id)
+        }
+    };
+    audit.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    match state.audit.record(audit).await {
+        Ok(()) => response,
+        Err(e) => {
+            tracing::error!(request_id = id, error = %e, "answer withheld: no audit record");
+            RequestError::AuditUnavailable.response(id)
+        }
+    }
 }
 
 fn auth_header(req: &HttpRequest) -> Option<&str> {
@@ -151,7 +188,10 @@ async fn execute(
     params: GraphqlParams,
     is_get: bool,
     id: &str,
+    audit: &mut AuditRecord,
 ) -> Result<HttpResponse, RequestError> {
+    audit.operation_name = params.operation_name.clone();
+    audit.query_hash = Some(document_hash(&params.query));
     let document = async_graphql::parser::parse_query(&params.query)
         .map_err(|e| RequestError::Parse(e.to_string()))?;
     if is_get {
@@ -178,10 +218,12 @@ async fn execute(
     let engine = Engine::new(state.db.clone(), session, role, id.to_owned());
     let loader = engine.loader();
     let started = schema::builder::ExecutionStarted::default();
+    let trail = Arc::new(schema::audit::AuditTrail::default());
     let mut request = async_graphql::Request::new(params.query)
         .data(engine)
         .data(loader)
-        .data(started.clone());
+        .data(started.clone())
+        .data(trail.clone());
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
@@ -207,6 +249,17 @@ async fn execute(
             }
         }
     }
+    let returned = trail.returned();
+    audit.fields_read = returned.fields;
+    audit.person_ids = returned.persons;
+    audit.row_count = i64::try_from(returned.rows).unwrap_or(i64::MAX);
+    audit.outcome = if response.errors.is_empty() {
+        Outcome::Ok
+    } else if request_failed || response.data == async_graphql::Value::Null {
+        Outcome::Error
+    } else {
+        Outcome::Partial
+    };
     // Serialised straight from the response, so fields keep the order the query asked for.
     let body = if request_failed {
         serde_json::to_string(&serde_json::json!({ "errors": response.errors }))

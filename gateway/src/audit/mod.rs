@@ -1,0 +1,354 @@
+//! The audit log: one event per GraphQL operation and per rejected request, hash-chained.
+//!
+//! Events go through one writer task per process that commits them in groups: each group is one
+//! transaction that takes the chain lock (a PostgreSQL advisory lock; SQLite serialises writers
+//! itself), reads the last hash, chains and inserts the events, and commits. The database assigns
+//! `seq`, and since the lock is held until commit, processes sharing one database still form one
+//! chain in `seq` order. A response is sent only after its event is committed; when the log cannot
+//! be written the request fails closed (503 AUDIT_UNAVAILABLE) and later requests retry.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use entities::audit_event;
+use sea_orm::{
+    ActiveValue, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+/// The `prev_hash` of the first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Key of the PostgreSQL advisory lock that serialises appends ("PORA" in ASCII).
+const CHAIN_LOCK: i64 = 0x504f_5241;
+/// Most events committed in one transaction.
+const MAX_GROUP: usize = 256;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Partial,
+    Denied,
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Partial => "partial",
+            Outcome::Denied => "denied",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// One event before it is chained. Never holds personal data: coordinates, ids and counts.
+#[derive(Clone, Debug)]
+pub struct AuditRecord {
+    pub at: DateTime<Utc>,
+    pub request_id: String,
+    pub token_id: Option<String>,
+    pub subject: Option<String>,
+    pub agency: Option<String>,
+    pub role: Option<String>,
+    pub purpose: Option<String>,
+    pub operation_name: Option<String>,
+    pub query_hash: Option<String>,
+    pub fields_read: Vec<String>,
+    pub person_ids: Vec<String>,
+    pub row_count: i64,
+    pub outcome: Outcome,
+    pub duration_ms: i64,
+}
+
+impl AuditRecord {
+    pub fn new(request_id: &str) -> Self {
+        AuditRecord {
+            at: Utc::now(),
+            request_id: request_id.to_owned(),
+            token_id: None,
+            subject: None,
+            agency: None,
+            role: None,
+            purpose: None,
+            operation_name: None,
+            query_hash: None,
+            fields_read: Vec::new(),
+            person_ids: Vec::new(),
+            row_count: 0,
+            outcome: Outcome::Ok,
+            duration_ms: 0,
+        }
+    }
+
+    pub fn session(&mut self, session: &schema::Session) {
+        self.token_id = Some(session.token_id.clone());
+        self.subject = Some(session.subject.clone());
+        self.agency = Some(session.agency.clone());
+        self.role = Some(session.role.clone());
+        self.purpose = session.purpose.clone();
+    }
+
+    fn model(&self, prev_hash: &str) -> audit_event::Model {
+        let mut m = audit_event::Model {
+            seq: 0,
+            id: uuid::Uuid::new_v4().to_string(),
+            at: self.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            request_id: self.request_id.clone(),
+            token_id: self.token_id.clone(),
+            subject: self.subject.clone(),
+            agency: self.agency.clone(),
+            role: self.role.clone(),
+            purpose: self.purpose.clone(),
+            operation_name: self.operation_name.clone(),
+            query_hash: self.query_hash.clone(),
+            fields_read: serde_json::to_string(&self.fields_read).unwrap_or_else(|_| "[]".into()),
+            person_ids: serde_json::to_string(&self.person_ids).unwrap_or_else(|_| "[]".into()),
+            row_count: self.row_count,
+            outcome: self.outcome.as_str().to_owned(),
+            duration_ms: self.duration_ms,
+            prev_hash: prev_hash.to_owned(),
+            hash: String::new(),
+        };
+        m.hash = event_hash(&m);
+        m
+    }
+}
+
+/// SHA-256 over the previous hash and every column but `seq` and `hash`, in a fixed order.
+pub fn event_hash(e: &audit_event::Model) -> String {
+    let content = serde_json::json!([
+        e.prev_hash,
+        e.at,
+        e.request_id,
+        e.token_id,
+        e.subject,
+        e.agency,
+        e.role,
+        e.purpose,
+        e.operation_name,
+        e.query_hash,
+        e.fields_read,
+        e.person_ids,
+        e.row_count,
+        e.outcome,
+        e.duration_ms,
+    ]);
+    hex(&Sha256::digest(content.to_string().as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a GraphQL document with comments dropped and white space folded, so the same
+/// operation hashes alike however it was laid out.
+pub fn document_hash(query: &str) -> String {
+    let mut out = String::with_capacity(query.len());
+    let mut chars = query.chars().peekable();
+    let mut in_string = false;
+    let mut pending_space = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if c == '\\' {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '#' => {
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        break;
+                    }
+                }
+                pending_space = true;
+            }
+            c if c.is_whitespace() || c == ',' => pending_space = true,
+            _ => {
+                if pending_space && !out.is_empty() {
+                    out.push(' ');
+                }
+                pending_space = false;
+                if c == '"' {
+                    in_string = true;
+                }
+                out.push(c);
+            }
+        }
+    }
+    hex(&Sha256::digest(out.as_bytes()))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the audit log cannot be written: {0}")]
+pub struct AuditError(pub String);
+
+type Job = (AuditRecord, oneshot::Sender<Result<(), AuditError>>);
+
+/// Handle to the writer task. Cheap to clone.
+#[derive(Clone)]
+pub struct AuditLog {
+    sender: mpsc::Sender<Job>,
+}
+
+impl AuditLog {
+    /// Starts the writer task on the current runtime.
+    pub fn start(db: DatabaseConnection) -> AuditLog {
+        let (sender, receiver) = mpsc::channel::<Job>(16 * MAX_GROUP);
+        tokio::spawn(writer(db, receiver));
+        AuditLog { sender }
+    }
+
+    /// Appends `record`; returns once it is committed.
+    pub async fn record(&self, record: AuditRecord) -> Result<(), AuditError> {
+        let (done, wait) = oneshot::channel();
+        self.sender
+            .send((record, done))
+            .await
+            .map_err(|_| AuditError("writer stopped".into()))?;
+        match tokio::time::timeout(Duration::from_secs(10), wait).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(AuditError("writer stopped".into())),
+            Err(_) => Err(AuditError("timed out".into())),
+        }
+    }
+}
+
+async fn writer(db: DatabaseConnection, mut receiver: mpsc::Receiver<Job>) {
+    while let Some(first) = receiver.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match receiver.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let records: Vec<&AuditRecord> = group.iter().map(|(r, _)| r).collect();
+        let result = append(&db, &records).await.map_err(|e| {
+            tracing::error!(error = %e, events = records.len(), "audit log write failed");
+            e.to_string()
+        });
+        for (_, done) in group {
+            let _ = done.send(result.clone().map_err(AuditError));
+        }
+    }
+}
+
+async fn append(db: &DatabaseConnection, records: &[&AuditRecord]) -> Result<(), sea_orm::DbErr> {
+    let txn = db.begin().await?;
+    let backend = txn.get_database_backend();
+    // Take the chain lock before reading the head, so two writers never chain onto one hash.
+    let lock = match backend {
+        DbBackend::Postgres => format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK})"),
+        // A write statement takes SQLite's write lock at once (a read first could deadlock).
+        _ => "UPDATE audit_events SET seq = seq WHERE 1 = 0".to_owned(),
+    };
+    txn.execute_raw(Statement::from_string(backend, lock))
+        .await?;
+    let last = audit_event::Entity::find()
+        .order_by_desc(audit_event::Column::Seq)
+        .limit(1)
+        .one(&txn)
+        .await?;
+    let mut prev = last.map_or_else(|| GENESIS.to_owned(), |e| e.hash);
+    let mut models = Vec::with_capacity(records.len());
+    for record in records {
+        let model = record.model(&prev);
+        prev = model.hash.clone();
+        models.push(model);
+    }
+    for model in models {
+        // One insert per event keeps `seq` in chain order on every backend.
+        let active = audit_event::ActiveModel {
+            seq: ActiveValue::NotSet,
+            id: ActiveValue::Set(model.id),
+            at: ActiveValue::Set(model.at),
+            request_id: ActiveValue::Set(model.request_id),
+            token_id: ActiveValue::Set(model.token_id),
+            subject: ActiveValue::Set(model.subject),
+            agency: ActiveValue::Set(model.agency),
+            role: ActiveValue::Set(model.role),
+            purpose: ActiveValue::Set(model.purpose),
+            operation_name: ActiveValue::Set(model.operation_name),
+            query_hash: ActiveValue::Set(model.query_hash),
+            fields_read: ActiveValue::Set(model.fields_read),
+            person_ids: ActiveValue::Set(model.person_ids),
+            row_count: ActiveValue::Set(model.row_count),
+            outcome: ActiveValue::Set(model.outcome),
+            duration_ms: ActiveValue::Set(model.duration_ms),
+            prev_hash: ActiveValue::Set(model.prev_hash),
+            hash: ActiveValue::Set(model.hash),
+        };
+        audit_event::Entity::insert(active)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await
+}
+
+/// What `audit verify` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verification {
+    Intact { events: u64 },
+    Broken { seq: i64, reason: String },
+}
+
+/// Walks the chain in `seq` order and reports the first event that does not fit.
+pub async fn verify(db: &DatabaseConnection) -> Result<Verification, sea_orm::DbErr> {
+    let mut prev = GENESIS.to_owned();
+    let mut after = i64::MIN;
+    let mut events = 0u64;
+    loop {
+        let page = audit_event::Entity::find()
+            .filter(sea_orm::ColumnTrait::gt(&audit_event::Column::Seq, after))
+            .order_by_asc(audit_event::Column::Seq)
+            .limit(1000)
+            .all(db)
+            .await?;
+        if page.is_empty() {
+            return Ok(Verification::Intact { events });
+        }
+        for event in page {
+            if event.prev_hash != prev {
+                return Ok(Verification::Broken {
+                    seq: event.seq,
+                    reason: "its previous hash does not match the event before it: an event was deleted, inserted or altered before it".into(),
+                });
+            }
+            if event_hash(&event) != event.hash {
+                return Ok(Verification::Broken {
+                    seq: event.seq,
+                    reason: "its content does not match its hash: the event was altered".into(),
+                });
+            }
+            prev = event.hash.clone();
+            after = event.seq;
+            events += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_does_not_change_the_document_hash() {
+        let a = document_hash("{ persons(first: 2) { nodes { id } } }");
+        let b = document_hash("# list\n{\n  persons(first: 2) {\n    nodes { id }\n  }\n}\n");
+        assert_eq!(a, b);
+        assert_ne!(a, document_hash("{ persons(first: 3) { nodes { id } } }"));
+        assert_ne!(
+            document_hash("{ a(s: \"x  y\") }"),
+            document_hash("{ a(s: \"x y\") }")
+        );
+    }
+}
