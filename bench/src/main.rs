@@ -159,6 +159,40 @@ async fn main() -> Result<(), BoxError> {
         result.print(role, agency, jurisdiction);
     }
 
+    // The cost of the audit log: the same immigration load against a second gateway on the
+    // same database with the audit log switched off.
+    let unaudited = Application::build(Config {
+        audit_log: false,
+        demo_data: false,
+        ..config.clone()
+    })
+    .await?;
+    let base_off = format!("http://127.0.0.1:{}", unaudited.port());
+    tokio::spawn(unaudited.run_until_stopped());
+    let token = auth.issue(
+        "immigration",
+        "KANIM-JKP",
+        "31",
+        "bench-immigration",
+        chrono::Duration::hours(1),
+    )?;
+    for (label, base) in [
+        ("immigration, audit on", &base),
+        ("immigration, audit off", &base_off),
+    ] {
+        let result = run_scenario(
+            base,
+            "immigration",
+            &token,
+            &query,
+            page,
+            duration,
+            args.concurrency,
+        )
+        .await?;
+        result.print(label, "KANIM-JKP", "31");
+    }
+
     match peak_rss_kib() {
         Some(kib) => println!(
             "peak resident memory (VmHWM, bench process incl. the in-process gateway, seeding and \

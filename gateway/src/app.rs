@@ -139,7 +139,12 @@ impl Application {
             .map_err(|e| StartError::Listen(config.listen.to_string(), e))?
             .port();
         let workers = config.workers;
-        let audit = crate::audit::AuditLog::start(db.clone());
+        let audit = if config.audit_log {
+            crate::audit::AuditLog::start(db.clone())
+        } else {
+            tracing::warn!("audit log OFF: answers are not recorded (for benchmarks only)");
+            crate::audit::AuditLog::disabled()
+        };
         let state = web::Data::new(AppState {
             config,
             db,

@@ -786,6 +786,108 @@ fn verify_document_field() -> (Field, Object) {
     (field, object)
 }
 
+/// One agency's reads of one person, from the audit log.
+struct PersonAccess {
+    agency: Option<String>,
+    role: Option<String>,
+    fields: BTreeSet<String>,
+    reads: i64,
+    first_at: String,
+    last_at: String,
+}
+
+/// `personAccessReport(personId:)`: the data subject's accountability report, built from the
+/// audit events that returned the person's data. For a role that has persons, only a person it
+/// may see can be reported on.
+fn person_access_report_field() -> (Field, Object) {
+    let field = Field::new("personAccessReport", TypeRef::named_nn_list_nn("PersonAccess"), |ctx| {
+        FieldFuture::new(async move {
+            let engine = engine(&ctx)?;
+            let person = ctx.args.try_get("personId")?.string()?.to_owned();
+            let result: Result<Vec<PersonAccess>, QueryError> = async {
+                if engine.role.types.contains_key("Person") {
+                    let mut visible = Sql::new("t.id = ");
+                    visible.bind(person.clone());
+                    if engine.count("Person", visible).await? == 0 {
+                        return Err(QueryError::NotFound(format!("no Person with id `{person}`")));
+                    }
+                }
+                let element = serde_json::to_string(&person).unwrap_or_default();
+                let pattern = format!("%{}%", crate::filter::like_escape(&element));
+                let mut sql = Sql::new("SELECT agency AS c0, role AS c1, fields_read AS c2, at AS c3 FROM audit_events WHERE person_ids LIKE ");
+                sql.bind(pattern).push(" ESCAPE '\\' ORDER BY seq");
+                // Coordinates of types that hold a person's data.
+                let personal: BTreeSet<&str> = CATALOGUE
+                    .types
+                    .iter()
+                    .filter(|t| t.person_column.is_some() || t.name == "Case")
+                    .map(|t| t.name)
+                    .collect();
+                let mut report: Vec<PersonAccess> = Vec::new();
+                for r in engine.query_all(sql).await? {
+                    let text = |i: usize| -> Result<Option<String>, QueryError> {
+                        Ok(match read_cell(&r, &format!("c{i}"), Kind::String)? {
+                            Cell::Str(s) => Some(s),
+                            _ => None,
+                        })
+                    };
+                    let (agency, role, at) = (text(0)?, text(1)?, text(3)?.unwrap_or_default());
+                    let fields: Vec<String> = serde_json::from_str(&text(2)?.unwrap_or_default()).unwrap_or_default();
+                    let fields = fields.into_iter().filter(|f| f.split('.').next().is_some_and(|t| personal.contains(t)));
+                    match report.iter_mut().find(|a| a.agency == agency && a.role == role) {
+                        Some(a) => {
+                            a.fields.extend(fields);
+                            a.reads += 1;
+                            a.last_at = at;
+                        }
+                        None => report.push(PersonAccess { agency, role, fields: fields.collect(), reads: 1, first_at: at.clone(), last_at: at }),
+                    }
+                }
+                Ok(report)
+            }
+            .await;
+            result
+                .map(|r| Some(FieldValue::list(r.into_iter().map(FieldValue::owned_any))))
+                .map_err(|e| e.to_graphql(&engine.request_id))
+        })
+    })
+    .argument(InputValue::new("personId", TypeRef::named_nn(TypeRef::ID)))
+    .description("Which agencies read which fields of this person, how often, and when (from the audit log).");
+    let opt = |s: &Option<String>| s.clone().map_or(GqlValue::Null, GqlValue::String);
+    let object = Object::new("PersonAccess")
+        .field(getter::<PersonAccess>(
+            "agency",
+            TypeRef::named(TypeRef::STRING),
+            move |a| opt(&a.agency),
+        ))
+        .field(getter::<PersonAccess>(
+            "role",
+            TypeRef::named(TypeRef::STRING),
+            move |a| opt(&a.role),
+        ))
+        .field(getter::<PersonAccess>(
+            "fields",
+            TypeRef::named_nn_list_nn(TypeRef::STRING),
+            |a| GqlValue::List(a.fields.iter().cloned().map(GqlValue::String).collect()),
+        ))
+        .field(getter::<PersonAccess>(
+            "reads",
+            TypeRef::named_nn(TypeRef::INT),
+            |a| GqlValue::Number(a.reads.into()),
+        ))
+        .field(getter::<PersonAccess>(
+            "firstAt",
+            TypeRef::named_nn(TypeRef::STRING),
+            |a| GqlValue::String(a.first_at.clone()),
+        ))
+        .field(getter::<PersonAccess>(
+            "lastAt",
+            TypeRef::named_nn(TypeRef::STRING),
+            |a| GqlValue::String(a.last_at.clone()),
+        ));
+    (field, object)
+}
+
 fn viewer_type() -> (Field, Object) {
     let field = Field::new("viewer", TypeRef::named_nn("Viewer"), |ctx| {
         FieldFuture::new(async move { Ok(Some(FieldValue::owned_any(engine(&ctx)?))) })
@@ -917,6 +1019,11 @@ pub fn build_schema(
         builder = builder.register(object);
         enums_used.insert("DocumentType");
         used_kinds.insert("Date".to_owned());
+    }
+    if role.operations.contains("personAccessReport") {
+        let (field, object) = person_access_report_field();
+        query = query.field(field);
+        builder = builder.register(object);
     }
     used_kinds.insert("RegionCode".to_owned());
     for e in &CATALOGUE.enums {

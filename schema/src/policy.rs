@@ -34,7 +34,7 @@ pub const ROLES: &[&str] = &[
 ];
 
 /// Root operations a role may be granted besides lists and lookups.
-pub const OPERATIONS: &[&str] = &["verifyDocument"];
+pub const OPERATIONS: &[&str] = &["verifyDocument", "personAccessReport"];
 
 /// A policy that does not fit the catalogue, with the line of the offending entry.
 #[derive(Debug, thiserror::Error)]

@@ -250,7 +250,85 @@ async fn no_answer_without_its_record(app: TestApp) {
     event_of(&app, &reply.request_id).await;
 }
 
+async fn the_data_subject_report_lists_who_read_what(app: TestApp) {
+    // Police read the persons involved in incidents; immigration reads one of them by id.
+    let police = app
+        .query(
+            &app.token("police"),
+            "{ incidents(first: 50) { nodes { involvedPersons { id initials } } } }",
+        )
+        .await;
+    let person = police.data()["incidents"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .flat_map(|i| i["involvedPersons"].as_array().expect("persons").clone())
+        .next()
+        .expect("an involved person")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    app.query(
+        &app.token("immigration"),
+        &format!("{{ person(id: \"{person}\") {{ fullName registration {{ legalStatus }} }} }}"),
+    )
+    .await
+    .data();
+
+    let query = format!(
+        "{{ personAccessReport(personId: \"{person}\") {{ agency role fields reads firstAt lastAt }} }}"
+    );
+    for reader in ["unhcr", "admin"] {
+        let reply = app.query(&app.token(reader), &query).await;
+        let report = reply.data()["personAccessReport"]
+            .as_array()
+            .expect("report")
+            .clone();
+        let of = |agency: &str| {
+            report
+                .iter()
+                .find(|a| a["agency"] == agency)
+                .cloned()
+                .unwrap_or_else(|| panic!("{reader}: no entry for {agency}: {report:?}"))
+        };
+        let police = of("POLRES-JKP");
+        assert_eq!(police["role"], "police");
+        let fields: BTreeSet<String> = police["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .map(|f| f.as_str().expect("field").to_owned())
+            .collect();
+        assert_eq!(
+            fields,
+            ["Person.id", "Person.initials"].map(String::from).into(),
+            "{reader}"
+        );
+        let immigration = of("KANIM-JKP");
+        let fields: BTreeSet<String> = immigration["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .map(|f| f.as_str().expect("field").to_owned())
+            .collect();
+        assert!(
+            fields.contains("Person.fullName") && fields.contains("UnhcrRegistration.legalStatus"),
+            "{fields:?}"
+        );
+        assert!(immigration["reads"].as_i64().expect("reads") >= 1);
+    }
+    // UNHCR reports only on persons it may see.
+    let missing = app
+        .query(
+            &app.token("unhcr"),
+            "{ personAccessReport(personId: \"nobody\") { agency } }",
+        )
+        .await;
+    assert_eq!(missing.code(), Some("NOT_FOUND"));
+}
+
 on_both_databases!(
+    the_data_subject_report_lists_who_read_what,
     every_answer_has_an_event_with_what_it_returned,
     each_outcome_is_recorded,
     tampering_is_found,

@@ -196,7 +196,8 @@ type Job = (AuditRecord, oneshot::Sender<Result<(), AuditError>>);
 /// Handle to the writer task. Cheap to clone.
 #[derive(Clone)]
 pub struct AuditLog {
-    sender: mpsc::Sender<Job>,
+    /// None: the log is switched off (`audit_log = false`, for benchmarks only).
+    sender: Option<mpsc::Sender<Job>>,
 }
 
 impl AuditLog {
@@ -204,13 +205,23 @@ impl AuditLog {
     pub fn start(db: DatabaseConnection) -> AuditLog {
         let (sender, receiver) = mpsc::channel::<Job>(16 * MAX_GROUP);
         tokio::spawn(writer(db, receiver));
-        AuditLog { sender }
+        AuditLog {
+            sender: Some(sender),
+        }
+    }
+
+    /// A log that records nothing: only for measuring what auditing costs.
+    pub fn disabled() -> AuditLog {
+        AuditLog { sender: None }
     }
 
     /// Appends `record`; returns once it is committed.
     pub async fn record(&self, record: AuditRecord) -> Result<(), AuditError> {
+        let Some(sender) = &self.sender else {
+            return Ok(());
+        };
         let (done, wait) = oneshot::channel();
-        self.sender
+        sender
             .send((record, done))
             .await
             .map_err(|_| AuditError("writer stopped".into()))?;
