@@ -327,7 +327,56 @@ async fn the_data_subject_report_lists_who_read_what(app: TestApp) {
     assert_eq!(missing.code(), Some("NOT_FOUND"));
 }
 
+async fn each_agency_reads_only_its_own_events(app: TestApp) {
+    for role in ["immigration", "police", "iom", "kesbangpol"] {
+        app.query(&app.token(role), "{ viewer { role } }")
+            .await
+            .data();
+    }
+    let all = "{ auditEvents(first: 500, orderBy: [{ field: SEQ, direction: DESC }]) { totalCount nodes { seq agency role outcome fieldsRead } } }";
+    let admin = app.query(&app.token("admin"), all).await;
+    let agencies: BTreeSet<String> = admin.data()["auditEvents"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|e| e["agency"].as_str().map(str::to_owned))
+        .collect();
+    for agency in ["KANIM-JKP", "POLRES-JKP", "IOM-JKT", "KESBANGPOL-JKP"] {
+        assert!(
+            agencies.contains(agency),
+            "admin sees {agency}'s events: {agencies:?}"
+        );
+    }
+    for role in ["immigration", "police", "iom", "kesbangpol"] {
+        let (agency, _) = pora_tests::demo_agency(role);
+        let reply = app.query(&app.token(role), all).await;
+        let events = reply.data()["auditEvents"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .clone();
+        assert!(!events.is_empty(), "{role} sees its own events");
+        for e in &events {
+            assert_eq!(
+                e["agency"], agency,
+                "{role} must see only {agency}'s events"
+            );
+        }
+        // Filters on the log work like on any other list.
+        let q = format!(
+            "{{ auditEvents(where: {{ outcome: {{ eq: \"ok\" }}, role: {{ eq: \"{role}\" }} }}) {{ totalCount }} }}"
+        );
+        let filtered = app.query(&app.token(role), &q).await;
+        assert!(
+            filtered.data()["auditEvents"]["totalCount"]
+                .as_u64()
+                .expect("count")
+                >= 1
+        );
+    }
+}
+
 on_both_databases!(
+    each_agency_reads_only_its_own_events,
     the_data_subject_report_lists_who_read_what,
     every_answer_has_an_event_with_what_it_returned,
     each_outcome_is_recorded,
