@@ -3,6 +3,7 @@
 //! List-valued fields (`aliases`, `languages`, `specific_needs`) are JSON arrays in a text
 //! column, so that SQLite and PostgreSQL store them alike.
 
+pub mod access_token;
 pub mod action_item;
 pub mod agency;
 pub mod audit_event;

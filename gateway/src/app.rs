@@ -43,6 +43,7 @@ pub struct AppState {
     pub auth: Authenticator,
     pub metrics: Arc<Metrics>,
     pub audit: crate::audit::AuditLog,
+    pub tokens: Arc<crate::admin::TokenStore>,
 }
 
 pub struct Application {
@@ -145,6 +146,8 @@ impl Application {
             tracing::warn!("audit log OFF: answers are not recorded (for benchmarks only)");
             crate::audit::AuditLog::disabled()
         };
+        let tokens = crate::admin::TokenStore::new(db.clone());
+        tokens.start_flusher();
         let state = web::Data::new(AppState {
             config,
             db,
@@ -153,6 +156,7 @@ impl Application {
             auth,
             metrics,
             audit,
+            tokens,
         });
         let shared = state.clone();
         let mut server = HttpServer::new(move || {

@@ -65,6 +65,34 @@ pub enum SchemaCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
+    /// Issue a managed token (stored, revocable); prints only the token.
+    Issue {
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        agency: String,
+        /// Region-code prefix the token is limited to, e.g. 31.71.
+        #[arg(long)]
+        jurisdiction: String,
+        /// Lifetime: 30m, 8h, 90d (at most the role's configured maximum).
+        #[arg(long, default_value = "8h")]
+        ttl: String,
+        #[arg(long, default_value = "cli-user")]
+        subject: String,
+        #[arg(long)]
+        purpose: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List managed tokens (never their values).
+    List {
+        #[arg(long)]
+        agency: Option<String>,
+    },
+    /// Revoke a token by id (its `jti`); refused from the next request on.
+    Revoke { id: String },
+    /// Revoke every live token of an agency.
+    RevokeAgency { agency: String },
     /// Print a signed development token (signed by the key in the data folder).
     Dev {
         #[arg(long)]
@@ -132,6 +160,94 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Token {
             command:
+                TokenCommand::Issue {
+                    role,
+                    agency,
+                    jurisdiction,
+                    ttl,
+                    subject,
+                    purpose,
+                    note,
+                },
+        } => {
+            let (store, auth, roles) = token_admin(&mut config).await?;
+            let ttl = crate::admin::parse_ttl(&ttl)
+                .ok_or_else(|| format!("`{ttl}` is not a lifetime like 30m, 8h or 90d"))?;
+            let max = config.max_token_lifetime(&role);
+            let request = crate::admin::IssueRequest {
+                role,
+                agency,
+                jurisdiction,
+                subject,
+                ttl,
+                purpose,
+                note,
+                issued_by: Some("cli".to_owned()),
+            };
+            let (token, _) = store
+                .issue(&auth, request, max, &roles)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::List { agency },
+        } => {
+            let (store, _, _) = token_admin(&mut config).await?;
+            let now = chrono::Utc::now();
+            println!(
+                "{:<36}  {:<12}  {:<16}  {:<13}  {:<8}  expires",
+                "id", "role", "agency", "jurisdiction", "state"
+            );
+            for t in store
+                .list(agency.as_deref())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else if t.expires_at < now {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<36}  {:<12}  {:<16}  {:<13}  {:<8}  {}",
+                    t.id,
+                    t.role,
+                    t.agency,
+                    t.jurisdiction,
+                    state,
+                    t.expires_at.to_rfc3339()
+                );
+            }
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { id },
+        } => {
+            let (store, _, _) = token_admin(&mut config).await?;
+            if store.revoke(&id, "cli").await.map_err(|e| e.to_string())? {
+                println!("revoked {id}");
+                Ok(())
+            } else {
+                Err(format!("no live token with id `{id}`"))
+            }
+        }
+        Command::Token {
+            command: TokenCommand::RevokeAgency { agency },
+        } => {
+            let (store, _, _) = token_admin(&mut config).await?;
+            let n = store
+                .revoke_agency(&agency, "cli")
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("revoked {n} tokens of {agency}");
+            Ok(())
+        }
+        Command::Token {
+            command:
                 TokenCommand::Dev {
                     role,
                     jurisdiction,
@@ -177,6 +293,29 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// The token store, signer and known roles, for the token commands.
+async fn token_admin(
+    config: &mut Config,
+) -> Result<
+    (
+        std::sync::Arc<crate::admin::TokenStore>,
+        Authenticator,
+        Vec<String>,
+    ),
+    String,
+> {
+    config.demo_data = false;
+    let policy = load_policy(config).map_err(|e| e.to_string())?;
+    let metrics = std::sync::Arc::new(crate::http::Metrics::default());
+    let db = crate::app::connect(config, &metrics)
+        .await
+        .map_err(|e| e.to_string())?;
+    let keys = SigningKeys::load_or_generate(&config.data_dir).map_err(|e| e.to_string())?;
+    let roles: Vec<String> = policy.roles.keys().cloned().collect();
+    let auth = Authenticator::new(keys, &config.issuer, &config.audience, roles.clone());
+    Ok((crate::admin::TokenStore::new(db), auth, roles))
 }
 
 fn print_welcome(app: &Application) {

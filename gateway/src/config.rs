@@ -51,6 +51,10 @@ pub struct Config {
     /// Record every answer in the audit log before sending it. Switch off only to measure what
     /// auditing costs: with it off, nothing is recorded.
     pub audit_log: bool,
+    /// Longest lifetime of an issued token, in hours, unless `max_token_hours` names the role.
+    pub default_max_token_hours: i64,
+    /// Per-role longest token lifetime in hours (e.g. `police = 12`).
+    pub max_token_hours: std::collections::BTreeMap<String, i64>,
 }
 
 impl Default for Config {
@@ -73,6 +77,8 @@ impl Default for Config {
             workers: 0,
             max_connections: 10,
             audit_log: true,
+            default_max_token_hours: 12,
+            max_token_hours: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -124,6 +130,16 @@ impl Config {
                 self.data_dir.join("pora.db").display()
             )
         })
+    }
+
+    /// The longest lifetime a token of `role` may be issued with.
+    pub fn max_token_lifetime(&self, role: &str) -> chrono::Duration {
+        chrono::Duration::hours(
+            *self
+                .max_token_hours
+                .get(role)
+                .unwrap_or(&self.default_max_token_hours),
+        )
     }
 
     pub fn schema_options(&self) -> schema::SchemaOptions {

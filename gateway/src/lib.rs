@@ -2,6 +2,7 @@
 //! `run_until_stopped`; `auth` turns tokens into sessions, `http` owns the GraphQL-over-HTTP
 //! endpoint and its error mapping, `seed` the demo data, `cli` the command line.
 
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod auth;

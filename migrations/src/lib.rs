@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_case_tables;
 mod m20261127_000002_create_audit_events;
+mod m20261127_000003_create_access_tokens;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_case_tables::Migration),
             Box::new(m20261127_000002_create_audit_events::Migration),
+            Box::new(m20261127_000003_create_access_tokens::Migration),
         ]
     }
 }

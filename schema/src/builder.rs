@@ -924,7 +924,8 @@ pub fn build_schema(
     options: &SchemaOptions,
     limiter: Arc<RateLimiter>,
 ) -> Result<Schema, SchemaError> {
-    let writes = role.types.values().any(|v| v.create || v.update);
+    let revocations = crate::mutation::revocation_fields(&role.operations);
+    let writes = role.types.values().any(|v| v.create || v.update) || !revocations.is_empty();
     let mut builder = Schema::build("Query", writes.then_some("Mutation"), None)
         .disable_suggestions()
         .limit_depth(options.max_depth)
@@ -1055,6 +1056,9 @@ pub fn build_schema(
     );
     if writes {
         let mut mutation = Object::new("Mutation");
+        for field in revocations {
+            mutation = mutation.field(field);
+        }
         for view in role.types.values() {
             let (fields, inputs) = crate::mutation::mutation_fields(view);
             for field in fields {

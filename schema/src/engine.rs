@@ -25,6 +25,8 @@ pub struct Engine {
     pub session: Session,
     pub role: Arc<RoleView>,
     pub request_id: String,
+    /// SQL statements this request's execution sent (reported in `x-sql-statements`).
+    pub statements: std::sync::atomic::AtomicU64,
 }
 
 /// A value of a select list: what it reads, under which key the row keeps it.
@@ -46,6 +48,7 @@ impl Engine {
             session,
             role,
             request_id,
+            statements: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -200,7 +203,14 @@ impl Engine {
         })
     }
 
+    /// Counts one statement sent on this request's behalf.
+    pub fn count_statement(&self) {
+        self.statements
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub async fn query_all(&self, sql: Sql) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        self.count_statement();
         let backend = self.db.get_database_backend();
         self.db.query_all_raw(sql.statement(backend)).await
     }

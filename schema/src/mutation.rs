@@ -184,6 +184,7 @@ async fn count_visible(
         .push(" AND ")
         .append(conditions.rows(type_name, "t"));
     let backend = txn.get_database_backend();
+    engine.count_statement();
     let row = txn.query_one_raw(sql.statement(backend)).await?;
     Ok(match row {
         Some(r) => r.try_get_by::<i64, _>("n")?,
@@ -266,6 +267,7 @@ async fn write(
                 sql.push(", ").bind(value);
             }
             sql.push(")");
+            engine.count_statement();
             txn.execute_raw(sql.statement(backend)).await?;
             new_id
         }
@@ -280,6 +282,7 @@ async fn write(
                 .push(&format!(" AND id IN (SELECT t.id FROM {table} t WHERE "))
                 .append(engine.conditions().rows(type_name, "t"))
                 .push(")");
+            engine.count_statement();
             let result = txn.execute_raw(sql.statement(backend)).await?;
             if result.rows_affected() == 0 {
                 return Err(QueryError::NotFound(format!(
@@ -305,4 +308,113 @@ async fn write(
         .next()
         .map(|(_, row)| row)
         .ok_or_else(|| QueryError::Internal("a written row vanished".into()))
+}
+
+/// Called with each token id this request revoked, so the gateway's status cache forgets it
+/// at once. The gateway puts one into every request's data.
+#[derive(Clone)]
+pub struct TokenRevoked(pub std::sync::Arc<dyn Fn(&str) + Send + Sync>);
+
+/// Revokes the visible, live tokens among `condition`; returns their ids.
+async fn revoke_where(engine: &Engine, condition: Sql) -> Result<Vec<String>, QueryError> {
+    let mut select =
+        Sql::new("SELECT t.id AS c0 FROM access_tokens t WHERE t.revoked_at IS NULL AND ");
+    select
+        .append(condition)
+        .push(" AND ")
+        .append(engine.conditions().rows("AccessToken", "t"));
+    let txn = engine.db.begin().await?;
+    let backend = txn.get_database_backend();
+    let mut ids = Vec::new();
+    engine.count_statement();
+    for r in txn.query_all_raw(select.statement(backend)).await? {
+        ids.push(r.try_get_by::<String, _>("c0")?);
+    }
+    let now = Utc::now();
+    for id in &ids {
+        let mut update = Sql::new("UPDATE access_tokens SET revoked_at = ");
+        update
+            .bind(now)
+            .push(", revoked_by = ")
+            .bind(engine.session.subject.clone())
+            .push(", updated_at = ")
+            .bind(now)
+            .push(" WHERE id = ")
+            .bind(id.clone())
+            .push(" AND revoked_at IS NULL");
+        engine.count_statement();
+        txn.execute_raw(update.statement(backend)).await?;
+    }
+    txn.commit().await?;
+    Ok(ids)
+}
+
+fn forget_all(ctx: &async_graphql::dynamic::ResolverContext<'_>, ids: &[String]) {
+    if let Some(hook) = ctx.data_opt::<TokenRevoked>() {
+        for id in ids {
+            (hook.0)(id);
+        }
+    }
+}
+
+/// `revokeToken(id:)` and `revokeTokensOfAgency(agency:)`, as the role's operations allow.
+pub fn revocation_fields(operations: &std::collections::BTreeSet<&'static str>) -> Vec<Field> {
+    let mut fields = Vec::new();
+    if operations.contains("revokeToken") {
+        fields.push(
+            Field::new("revokeToken", TypeRef::named_nn("AccessToken"), |ctx| {
+                FieldFuture::new(async move {
+                    let engine = engine(&ctx)?;
+                    let id = ctx.args.try_get("id")?.string()?.to_owned();
+                    let result: Result<Row, QueryError> = async {
+                        let mut condition = Sql::new("t.id = ");
+                        condition.bind(id.clone());
+                        let revoked = revoke_where(&engine, condition.clone()).await?;
+                        forget_all(&ctx, &revoked);
+                        // Revoking a revoked token answers with it, unchanged.
+                        engine
+                            .fetch("AccessToken", None, None, condition, Sql::default())
+                            .await?
+                            .into_iter()
+                            .next()
+                            .map(|(_, row)| row)
+                            .ok_or_else(|| QueryError::NotFound(format!("no AccessToken with id `{id}`")))
+                    }
+                    .await;
+                    result
+                        .map(|row| Some(FieldValue::owned_any(row)))
+                        .map_err(|e| e.to_graphql(&engine.request_id))
+                })
+            })
+            .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+            .description("Revokes a token you may see; it is refused from the next request on, on every gateway process within a second."),
+        );
+    }
+    if operations.contains("revokeTokensOfAgency") {
+        fields.push(
+            Field::new(
+                "revokeTokensOfAgency",
+                TypeRef::named_nn(TypeRef::INT),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        let engine = engine(&ctx)?;
+                        let agency = ctx.args.try_get("agency")?.string()?.to_owned();
+                        let mut condition = Sql::new("t.agency = ");
+                        condition.bind(agency);
+                        let revoked = revoke_where(&engine, condition)
+                            .await
+                            .map_err(|e| e.to_graphql(&engine.request_id))?;
+                        forget_all(&ctx, &revoked);
+                        Ok(Some(FieldValue::value(revoked.len() as i32)))
+                    })
+                },
+            )
+            .argument(InputValue::new(
+                "agency",
+                TypeRef::named_nn(TypeRef::STRING),
+            ))
+            .description("Revokes every live token of an agency; answers how many."),
+        );
+    }
+    fields
 }

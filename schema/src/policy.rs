@@ -34,7 +34,12 @@ pub const ROLES: &[&str] = &[
 ];
 
 /// Root operations a role may be granted besides lists and lookups.
-pub const OPERATIONS: &[&str] = &["verifyDocument", "personAccessReport"];
+pub const OPERATIONS: &[&str] = &[
+    "verifyDocument",
+    "personAccessReport",
+    "revokeToken",
+    "revokeTokensOfAgency",
+];
 
 /// A policy that does not fit the catalogue, with the line of the offending entry.
 #[derive(Debug, thiserror::Error)]
@@ -413,6 +418,14 @@ impl Policy {
                 operations.insert(*known);
             }
 
+            if (operations.contains("revokeToken") || operations.contains("revokeTokensOfAgency"))
+                && !types.contains_key("AccessToken")
+            {
+                return Err(err(
+                    role_span.clone(),
+                    format!("{role_name}: revoking tokens needs the type AccessToken"),
+                ));
+            }
             let mut statistics = Vec::new();
             for (source, dims) in &role_file.statistics {
                 let def = STATISTICS

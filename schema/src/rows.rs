@@ -42,8 +42,8 @@ pub enum RowFilter {
     ViaMeeting,
     /// Referrals the caller's agency sent or received.
     ReferralParty,
-    /// Audit events of requests made with the caller's agency's tokens.
-    AuditOwnAgency,
+    /// Rows whose `agency` column is the caller's agency (audit events, access tokens).
+    OwnAgency,
 }
 
 impl RowFilter {
@@ -65,7 +65,7 @@ impl RowFilter {
         ("meeting.participant", RowFilter::MeetingParticipant),
         ("via_meeting", RowFilter::ViaMeeting),
         ("referral.party", RowFilter::ReferralParty),
-        ("audit.own_agency", RowFilter::AuditOwnAgency),
+        ("own_agency", RowFilter::OwnAgency),
     ];
 
     pub fn parse(name: &str) -> Option<RowFilter> {
@@ -124,7 +124,7 @@ impl RowFilter {
                 }
             }),
             RowFilter::ReferralParty => need_type("Referral"),
-            RowFilter::AuditOwnAgency => need_type("AuditEvent"),
+            RowFilter::OwnAgency => need_type("AuditEvent").or_else(|_| need_type("AccessToken")),
         }
     }
 }
@@ -240,7 +240,7 @@ impl<'a> Conditions<'a> {
                 sql.append(self.rows("Meeting", &m)).push(")");
                 sql
             }
-            RowFilter::AuditOwnAgency => {
+            RowFilter::OwnAgency => {
                 let mut sql = Sql::new(format!("{alias}.agency = "));
                 sql.bind(self.session.agency.clone());
                 sql

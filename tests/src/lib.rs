@@ -127,6 +127,8 @@ pub struct Reply {
     pub status: u16,
     /// The `x-request-id` header: the audit event's request id.
     pub request_id: String,
+    /// The `x-sql-statements` header: statements the execution sent.
+    pub sql_statements: Option<u64>,
     pub content_type: String,
     pub body: Value,
 }
@@ -229,6 +231,11 @@ impl TestApp {
 
 async fn reply(response: reqwest::Response) -> Reply {
     let status = response.status().as_u16();
+    let sql_statements = response
+        .headers()
+        .get("x-sql-statements")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     let request_id = response
         .headers()
         .get("x-request-id")
@@ -246,6 +253,7 @@ async fn reply(response: reqwest::Response) -> Reply {
     Reply {
         status,
         request_id,
+        sql_statements,
         content_type,
         body,
     }

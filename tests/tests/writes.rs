@@ -74,6 +74,11 @@ async fn mutation_inputs_are_exactly_the_writable_fields(app: TestApp) {
                 expected_mutations.insert(format!("update{}", def.name));
             }
         }
+        for op in ["revokeToken", "revokeTokensOfAgency"] {
+            if role.operations.contains(op) {
+                expected_mutations.insert(op.to_owned());
+            }
+        }
         if expected_mutations.is_empty() {
             assert!(
                 schema["mutationType"].is_null(),

@@ -50,6 +50,10 @@ pub enum AuthError {
     WrongAudience,
     #[error("the token names a role this gateway does not know")]
     UnknownRole,
+    #[error("the token has been revoked")]
+    Revoked,
+    #[error("the token's status cannot be checked right now; try again later")]
+    StatusUnavailable,
 }
 
 impl AuthError {
@@ -62,6 +66,8 @@ impl AuthError {
             AuthError::WrongIssuer => "TOKEN_ISSUER_INVALID",
             AuthError::WrongAudience => "TOKEN_AUDIENCE_INVALID",
             AuthError::UnknownRole => "TOKEN_ROLE_UNKNOWN",
+            AuthError::Revoked => "TOKEN_REVOKED",
+            AuthError::StatusUnavailable => "TOKEN_STATUS_UNAVAILABLE",
         }
     }
 }
@@ -90,6 +96,14 @@ impl Authenticator {
             audience: audience.to_owned(),
             known_roles,
         }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.audience
     }
 
     /// The session of an `Authorization` header value.

@@ -47,6 +47,7 @@ impl RequestError {
 
     pub fn status(&self) -> StatusCode {
         match self {
+            RequestError::Auth(AuthError::StatusUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
             RequestError::Auth(_) => StatusCode::UNAUTHORIZED,
             RequestError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -70,6 +70,7 @@ async fn graphql_post(
     let result: Result<HttpResponse, RequestError> = async {
         let session = state.auth.authenticate(auth_header(&req))?;
         audit.session(&session);
+        state.tokens.check(&session.token_id).await?;
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -111,6 +112,7 @@ async fn graphql_get(
     let result: Result<HttpResponse, RequestError> = async {
         let session = state.auth.authenticate(auth_header(&req))?;
         audit.session(&session);
+        state.tokens.check(&session.token_id).await?;
         let mut query = query.into_inner();
         let variables = match query.remove("variables") {
             Some(v) => Some(
@@ -220,10 +222,14 @@ async fn execute(
     let started = schema::builder::ExecutionStarted::default();
     let trail = Arc::new(schema::audit::AuditTrail::default());
     let mut request = async_graphql::Request::new(params.query)
-        .data(engine)
+        .data(engine.clone())
         .data(loader)
         .data(started.clone())
-        .data(trail.clone());
+        .data(trail.clone())
+        .data(schema::mutation::TokenRevoked({
+            let tokens = state.tokens.clone();
+            Arc::new(move |id: &str| tokens.forget(id))
+        }));
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
@@ -284,6 +290,14 @@ async fn execute(
     if unavailable {
         builder.insert_header((header::RETRY_AFTER, "5"));
     }
+    // What executing this request cost the database (token checks and audit excluded).
+    builder.insert_header((
+        "x-sql-statements",
+        engine
+            .statements
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .to_string(),
+    ));
     Ok(builder
         .content_type(if legacy {
             "application/json"

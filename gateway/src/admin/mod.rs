@@ -1,0 +1,282 @@
+//! Managed access tokens: issue (stored, shown once), list and revoke, and the check every
+//! request makes that its token has not been revoked.
+//!
+//! The check reads the token's row, caching the answer for at most `STATUS_TTL`, so a
+//! revocation made by any gateway process sharing the database is honoured within that time,
+//! and one made by this process at once (it clears the cache). If the status cannot be read,
+//! the token is refused rather than accepted unchecked. `lastUsedAt` is kept in memory and
+//! written in batches, so requests cause no write.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use entities::access_token;
+use sea_orm::{
+    ActiveValue, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
+
+use crate::auth::{AuthError, Authenticator, Claims};
+
+/// How long a token's status is trusted without asking the database again.
+pub const STATUS_TTL: Duration = Duration::from_millis(500);
+/// How often `lastUsedAt` is written.
+pub const LAST_USED_FLUSH: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("unknown role `{0}`")]
+    UnknownRole(String),
+    #[error("`{0}` is not a region code")]
+    BadJurisdiction(String),
+    #[error("a {role} token may live at most {max_hours} h; {asked_hours} h was asked")]
+    TooLong {
+        role: String,
+        max_hours: i64,
+        asked_hours: i64,
+    },
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    #[error("signing: {0}")]
+    Signing(#[from] jsonwebtoken::errors::Error),
+}
+
+/// What an administrator asks for.
+#[derive(Clone, Debug)]
+pub struct IssueRequest {
+    pub role: String,
+    pub agency: String,
+    pub jurisdiction: String,
+    pub subject: String,
+    pub ttl: chrono::Duration,
+    pub purpose: Option<String>,
+    pub note: Option<String>,
+    pub issued_by: Option<String>,
+}
+
+pub struct TokenStore {
+    db: DatabaseConnection,
+    status: Mutex<HashMap<String, (Instant, bool)>>,
+    used: Mutex<HashMap<String, DateTime<Utc>>>,
+}
+
+impl TokenStore {
+    pub fn new(db: DatabaseConnection) -> Arc<TokenStore> {
+        Arc::new(TokenStore {
+            db,
+            status: Mutex::default(),
+            used: Mutex::default(),
+        })
+    }
+
+    /// Writes `lastUsedAt` every `LAST_USED_FLUSH`, for as long as the store lives.
+    pub fn start_flusher(self: &Arc<Self>) {
+        let store = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(LAST_USED_FLUSH);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(store) = store.upgrade() else { break };
+                if let Err(e) = store.flush_last_used().await {
+                    tracing::warn!(error = %e, "could not write lastUsedAt");
+                }
+            }
+        });
+    }
+
+    pub async fn flush_last_used(&self) -> Result<(), DbErr> {
+        let used: Vec<(String, DateTime<Utc>)> =
+            std::mem::take(&mut *self.used.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_iter()
+                .collect();
+        for (id, at) in used {
+            access_token::Entity::update_many()
+                .col_expr(
+                    access_token::Column::LastUsedAt,
+                    sea_orm::sea_query::Expr::value(at),
+                )
+                .filter(access_token::Column::Id.eq(id))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a revoked token, and any token whose status cannot be read.
+    pub async fn check(&self, token_id: &str) -> Result<(), AuthError> {
+        let cached = {
+            let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            status
+                .get(token_id)
+                .filter(|(at, _)| at.elapsed() < STATUS_TTL)
+                .map(|(_, revoked)| *revoked)
+        };
+        let revoked = match cached {
+            Some(revoked) => revoked,
+            None => {
+                let row = access_token::Entity::find_by_id(token_id.to_owned())
+                    .one(&self.db)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "token status unavailable");
+                        AuthError::StatusUnavailable
+                    })?;
+                let revoked = row.is_some_and(|r| r.revoked_at.is_some());
+                self.status
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(token_id.to_owned(), (Instant::now(), revoked));
+                revoked
+            }
+        };
+        if revoked {
+            return Err(AuthError::Revoked);
+        }
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token_id.to_owned(), Utc::now());
+        Ok(())
+    }
+
+    /// Issues and stores a token; returns it (shown once) with its stored record.
+    pub async fn issue(
+        &self,
+        auth: &Authenticator,
+        request: IssueRequest,
+        max_lifetime: chrono::Duration,
+        known_roles: &[String],
+    ) -> Result<(String, access_token::Model), TokenError> {
+        if !known_roles.contains(&request.role) {
+            return Err(TokenError::UnknownRole(request.role));
+        }
+        if !schema::session::is_region_code(&request.jurisdiction) {
+            return Err(TokenError::BadJurisdiction(request.jurisdiction));
+        }
+        if request.ttl > max_lifetime || request.ttl <= chrono::Duration::zero() {
+            return Err(TokenError::TooLong {
+                role: request.role,
+                max_hours: max_lifetime.num_hours(),
+                asked_hours: request.ttl.num_hours(),
+            });
+        }
+        let now = Utc::now();
+        let claims = Claims {
+            iss: auth.issuer().to_owned(),
+            aud: auth.audience().to_owned(),
+            sub: request.subject.clone(),
+            exp: (now + request.ttl).timestamp(),
+            nbf: now.timestamp(),
+            iat: now.timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            role: request.role.clone(),
+            agency: request.agency.clone(),
+            jurisdiction: request.jurisdiction.clone(),
+            purpose: request.purpose.clone(),
+        };
+        let model = access_token::Model {
+            id: claims.jti.clone(),
+            subject: request.subject,
+            agency: request.agency,
+            role: request.role,
+            jurisdiction: request.jurisdiction,
+            scopes: "[]".to_owned(),
+            purpose: request.purpose,
+            note: request.note,
+            issued_by: request.issued_by,
+            issued_at: now,
+            expires_at: now + request.ttl,
+            revoked_at: None,
+            revoked_by: None,
+            last_used_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        access_token::Entity::insert(access_token::ActiveModel::from(model.clone()))
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok((auth.sign(&claims)?, model))
+    }
+
+    /// Revokes one token; false when there is no such token or it was revoked already.
+    pub async fn revoke(&self, id: &str, by: &str) -> Result<bool, DbErr> {
+        let result = access_token::Entity::update_many()
+            .set(access_token::ActiveModel {
+                revoked_at: ActiveValue::Set(Some(Utc::now())),
+                revoked_by: ActiveValue::Set(Some(by.to_owned())),
+                updated_at: ActiveValue::Set(Utc::now()),
+                ..Default::default()
+            })
+            .filter(access_token::Column::Id.eq(id))
+            .filter(access_token::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        self.forget(id);
+        Ok(result.rows_affected > 0)
+    }
+
+    /// Revokes every live token of an agency; returns how many.
+    pub async fn revoke_agency(&self, agency: &str, by: &str) -> Result<u64, DbErr> {
+        let ids: Vec<String> = access_token::Entity::find()
+            .filter(access_token::Column::Agency.eq(agency))
+            .filter(access_token::Column::RevokedAt.is_null())
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        let mut n = 0;
+        for id in ids {
+            if self.revoke(&id, by).await? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Tokens, newest first, optionally of one agency.
+    pub async fn list(&self, agency: Option<&str>) -> Result<Vec<access_token::Model>, DbErr> {
+        let mut query = access_token::Entity::find().order_by_desc(access_token::Column::IssuedAt);
+        if let Some(agency) = agency {
+            query = query.filter(access_token::Column::Agency.eq(agency));
+        }
+        query.all(&self.db).await
+    }
+
+    /// Drops the cached status of `id`, so this process sees a change at once.
+    pub fn forget(&self, id: &str) {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+}
+
+/// `8h`, `90d`, `30m` → a duration.
+pub fn parse_ttl(text: &str) -> Option<chrono::Duration> {
+    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: i64 = number.parse().ok()?;
+    match unit {
+        "m" => Some(chrono::Duration::minutes(n)),
+        "h" => Some(chrono::Duration::hours(n)),
+        "d" => Some(chrono::Duration::days(n)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ttl;
+
+    #[test]
+    fn lifetimes() {
+        assert_eq!(parse_ttl("8h"), Some(chrono::Duration::hours(8)));
+        assert_eq!(parse_ttl("90d"), Some(chrono::Duration::days(90)));
+        assert_eq!(parse_ttl("30m"), Some(chrono::Duration::minutes(30)));
+        assert_eq!(parse_ttl("8"), None);
+        assert_eq!(parse_ttl("h"), None);
+        assert_eq!(parse_ttl(""), None);
+    }
+}

@@ -1,0 +1,210 @@
+//! Managed tokens: issued and stored (never their values), listed per agency, revoked with
+//! effect on the very next request, also on another gateway sharing the database.
+
+use std::time::{Duration, Instant};
+
+use gateway::admin::{IssueRequest, TokenError, TokenStore};
+use pora_tests::{TestApp, on_both_databases, spawn_with};
+use serde_json::json;
+
+fn request(role: &str, agency: &str, hours: i64) -> IssueRequest {
+    IssueRequest {
+        role: role.to_owned(),
+        agency: agency.to_owned(),
+        jurisdiction: "31.71".to_owned(),
+        subject: format!("{role}-officer"),
+        ttl: chrono::Duration::hours(hours),
+        purpose: Some("PROTECTION".to_owned()),
+        note: Some("liaison laptop".to_owned()),
+        issued_by: Some("test".to_owned()),
+    }
+}
+
+async fn issue(app: &TestApp, role: &str, agency: &str) -> (String, String) {
+    let store = TokenStore::new(app.db.clone());
+    let roles: Vec<String> = schema::policy::ROLES
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    let (token, model) = store
+        .issue(
+            &app.auth,
+            request(role, agency, 8),
+            chrono::Duration::hours(12),
+            &roles,
+        )
+        .await
+        .expect("issue");
+    (token, model.id)
+}
+
+async fn issued_tokens_are_listed_without_their_values(app: TestApp) {
+    let (police_token, police_id) = issue(&app, "police", "POLRES-JKP").await;
+    let (iom_token, iom_id) = issue(&app, "iom", "IOM-JKT").await;
+    assert_eq!(
+        app.query(&police_token, "{ viewer { role } }").await.data()["viewer"]["role"],
+        "police"
+    );
+
+    let list = "{ accessTokens(first: 100) { nodes { id agency role purpose note issuedBy expiresAt revokedAt } } }";
+    let admin = app.query(&app.token("admin"), list).await;
+    let text = admin.body.to_string();
+    assert!(
+        !text.contains(&police_token) && !text.contains(&iom_token),
+        "token values are never shown"
+    );
+    let ids: Vec<&str> = admin.data()["accessTokens"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["id"].as_str().expect("id"))
+        .collect();
+    assert!(ids.contains(&police_id.as_str()) && ids.contains(&iom_id.as_str()));
+
+    // An agency role sees its own agency's tokens only.
+    let own = app.query(&police_token, list).await;
+    for node in own.data()["accessTokens"]["nodes"]
+        .as_array()
+        .expect("nodes")
+    {
+        assert_eq!(node["agency"], "POLRES-JKP");
+    }
+    assert_eq!(
+        own.data()["accessTokens"]["nodes"][0]["note"],
+        "liaison laptop"
+    );
+}
+
+async fn a_revoked_token_is_refused_on_the_very_next_request(app: TestApp) {
+    let (token, id) = issue(&app, "police", "POLRES-JKP").await;
+    assert_eq!(app.query(&token, "{ viewer { role } }").await.status, 200);
+    let revoke = "mutation($id: ID!) { revokeToken(id: $id) { id revokedAt revokedBy } }";
+    let reply = app
+        .query_vars(&app.token("admin"), revoke, json!({ "id": id }))
+        .await;
+    assert!(reply.data()["revokeToken"]["revokedAt"].is_string());
+    let refused = app.query(&token, "{ viewer { role } }").await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.code(), Some("TOKEN_REVOKED"));
+    assert!(refused.body.get("data").is_none());
+}
+
+async fn agencies_revoke_their_own_tokens_only(app: TestApp) {
+    let (police_token, police_id) = issue(&app, "police", "POLRES-JKP").await;
+    let (_, iom_id) = issue(&app, "iom", "IOM-JKT").await;
+    let revoke = "mutation($id: ID!) { revokeToken(id: $id) { id } }";
+    let other = app
+        .query_vars(&police_token, revoke, json!({ "id": iom_id }))
+        .await;
+    assert_eq!(other.code(), Some("NOT_FOUND"), "{}", other.body);
+    let (second_police, second_id) = issue(&app, "police", "POLRES-JKP").await;
+    let own = app
+        .query_vars(&police_token, revoke, json!({ "id": second_id }))
+        .await;
+    assert_eq!(own.data()["revokeToken"]["id"], second_id.as_str());
+    assert_eq!(
+        app.query(&second_police, "{ viewer { role } }")
+            .await
+            .code(),
+        Some("TOKEN_REVOKED")
+    );
+    assert_eq!(
+        app.query(&police_token, "{ viewer { role } }").await.status,
+        200,
+        "{police_id} still works"
+    );
+
+    // Cutting a whole agency off.
+    let n = app
+        .query(
+            &app.token("admin"),
+            "mutation { revokeTokensOfAgency(agency: \"POLRES-JKP\") }",
+        )
+        .await;
+    assert!(n.data()["revokeTokensOfAgency"].as_i64().expect("count") >= 1);
+    assert_eq!(
+        app.query(&police_token, "{ viewer { role } }").await.code(),
+        Some("TOKEN_REVOKED")
+    );
+}
+
+async fn another_gateway_honours_a_revocation_within_a_second(app: TestApp) {
+    let (url, dir) = (app.database_url.clone(), app.data_dir.clone());
+    let second = spawn_with(app.backend, |c| {
+        c.database_url = Some(url);
+        c.data_dir = dir;
+        c.demo_data = false;
+    })
+    .await;
+    let (token, id) = issue(&app, "iom", "IOM-JKT").await;
+    assert_eq!(
+        second.query(&token, "{ viewer { role } }").await.status,
+        200
+    );
+    let revoked_at = Instant::now();
+    app.query_vars(
+        &app.token("admin"),
+        "mutation($id: ID!) { revokeToken(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await
+    .data();
+    // Ask the other gateway until it refuses; it must within a second.
+    loop {
+        let reply = second.query(&token, "{ viewer { role } }").await;
+        if reply.code() == Some("TOKEN_REVOKED") {
+            break;
+        }
+        assert_eq!(reply.status, 200);
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "still accepted after a second"
+        );
+    }
+    assert!(revoked_at.elapsed() < Duration::from_secs(1));
+}
+
+async fn lifetimes_and_roles_are_checked_at_issue(app: TestApp) {
+    let store = TokenStore::new(app.db.clone());
+    let roles: Vec<String> = schema::policy::ROLES
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    let too_long = store
+        .issue(
+            &app.auth,
+            request("police", "POLRES-JKP", 13),
+            chrono::Duration::hours(12),
+            &roles,
+        )
+        .await;
+    assert!(matches!(
+        too_long,
+        Err(TokenError::TooLong {
+            max_hours: 12,
+            asked_hours: 13,
+            ..
+        })
+    ));
+    let unknown = store
+        .issue(
+            &app.auth,
+            request("sheriff", "X", 1),
+            chrono::Duration::hours(12),
+            &roles,
+        )
+        .await;
+    assert!(matches!(unknown, Err(TokenError::UnknownRole(_))));
+    assert!(
+        store.list(None).await.expect("list").is_empty(),
+        "nothing stored for refused requests"
+    );
+}
+
+on_both_databases!(
+    issued_tokens_are_listed_without_their_values,
+    a_revoked_token_is_refused_on_the_very_next_request,
+    agencies_revoke_their_own_tokens_only,
+    another_gateway_honours_a_revocation_within_a_second,
+    lifetimes_and_roles_are_checked_at_issue,
+);
