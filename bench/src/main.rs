@@ -20,9 +20,8 @@ use gateway::{Application, Config};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, TransactionTrait,
 };
 use serde_json::{Value, json};
 
@@ -521,12 +520,28 @@ async fn seed_national(db: &DatabaseConnection, persons: usize) -> Result<(), Bo
         let batch = seeder.batch(n);
         rows += batch.rows();
         let txn = db.begin().await?;
-        insert_chunks::<person::ActiveModel>(&txn, batch.persons).await?;
-        insert_chunks::<case::ActiveModel>(&txn, batch.cases).await?;
-        insert_chunks::<unhcr_registration::ActiveModel>(&txn, batch.registrations).await?;
-        insert_chunks::<immigration_record::ActiveModel>(&txn, batch.immigration_records).await?;
-        insert_chunks::<placement::ActiveModel>(&txn, batch.placements).await?;
-        insert_chunks::<monthly_report::ActiveModel>(&txn, batch.monthly_reports).await?;
+        gateway::seed::insert_all::<person::ActiveModel>(&txn, batch.persons, CHUNK_ROWS).await?;
+        gateway::seed::insert_all::<case::ActiveModel>(&txn, batch.cases, CHUNK_ROWS).await?;
+        gateway::seed::insert_all::<unhcr_registration::ActiveModel>(
+            &txn,
+            batch.registrations,
+            CHUNK_ROWS,
+        )
+        .await?;
+        gateway::seed::insert_all::<immigration_record::ActiveModel>(
+            &txn,
+            batch.immigration_records,
+            CHUNK_ROWS,
+        )
+        .await?;
+        gateway::seed::insert_all::<placement::ActiveModel>(&txn, batch.placements, CHUNK_ROWS)
+            .await?;
+        gateway::seed::insert_all::<monthly_report::ActiveModel>(
+            &txn,
+            batch.monthly_reports,
+            CHUNK_ROWS,
+        )
+        .await?;
         txn.commit().await?;
         done += n;
         if last_report.elapsed() >= Duration::from_secs(5) || done == persons {
@@ -546,29 +561,6 @@ async fn seed_national(db: &DatabaseConnection, persons: usize) -> Result<(), Bo
     let started = Instant::now();
     db.execute_unprepared("ANALYZE").await?;
     println!("ANALYZE: {:.1} s", started.elapsed().as_secs_f64());
-    Ok(())
-}
-
-/// Multi-row inserts of at most [`CHUNK_ROWS`] rows each.
-async fn insert_chunks<A>(
-    txn: &DatabaseTransaction,
-    rows: Vec<<A::Entity as EntityTrait>::Model>,
-) -> Result<(), BoxError>
-where
-    A: ActiveModelTrait + Send,
-    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
-{
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<A> = rows
-            .by_ref()
-            .take(CHUNK_ROWS)
-            .map(IntoActiveModel::into_active_model)
-            .collect();
-        <A::Entity as EntityTrait>::insert_many(chunk)
-            .exec_without_returning(txn)
-            .await?;
-    }
     Ok(())
 }
 

@@ -578,30 +578,34 @@ pub async fn seed_demo(db: &DatabaseConnection, seed: u64) -> Result<Option<Seed
     }
     let data = build(seed);
     let summary = data.summary();
-    insert_all::<agency::ActiveModel>(&txn, data.agencies).await?;
-    insert_all::<person::ActiveModel>(&txn, data.persons).await?;
-    insert_all::<case::ActiveModel>(&txn, data.cases).await?;
-    insert_all::<unhcr_registration::ActiveModel>(&txn, data.registrations).await?;
-    insert_all::<immigration_record::ActiveModel>(&txn, data.immigration_records).await?;
-    insert_all::<violation::ActiveModel>(&txn, data.violations).await?;
-    insert_all::<monthly_report::ActiveModel>(&txn, data.monthly_reports).await?;
-    insert_all::<shelter::ActiveModel>(&txn, data.shelters).await?;
-    insert_all::<placement::ActiveModel>(&txn, data.placements).await?;
-    insert_all::<incident::ActiveModel>(&txn, data.incidents).await?;
-    insert_all::<incident_person::ActiveModel>(&txn, data.incident_persons).await?;
-    insert_all::<meeting::ActiveModel>(&txn, data.meetings).await?;
-    insert_all::<meeting_participant::ActiveModel>(&txn, data.meeting_participants).await?;
-    insert_all::<action_item::ActiveModel>(&txn, data.action_items).await?;
-    insert_all::<referral::ActiveModel>(&txn, data.referrals).await?;
+    insert_all::<agency::ActiveModel>(&txn, data.agencies, CHUNK_ROWS).await?;
+    insert_all::<person::ActiveModel>(&txn, data.persons, CHUNK_ROWS).await?;
+    insert_all::<case::ActiveModel>(&txn, data.cases, CHUNK_ROWS).await?;
+    insert_all::<unhcr_registration::ActiveModel>(&txn, data.registrations, CHUNK_ROWS).await?;
+    insert_all::<immigration_record::ActiveModel>(&txn, data.immigration_records, CHUNK_ROWS)
+        .await?;
+    insert_all::<violation::ActiveModel>(&txn, data.violations, CHUNK_ROWS).await?;
+    insert_all::<monthly_report::ActiveModel>(&txn, data.monthly_reports, CHUNK_ROWS).await?;
+    insert_all::<shelter::ActiveModel>(&txn, data.shelters, CHUNK_ROWS).await?;
+    insert_all::<placement::ActiveModel>(&txn, data.placements, CHUNK_ROWS).await?;
+    insert_all::<incident::ActiveModel>(&txn, data.incidents, CHUNK_ROWS).await?;
+    insert_all::<incident_person::ActiveModel>(&txn, data.incident_persons, CHUNK_ROWS).await?;
+    insert_all::<meeting::ActiveModel>(&txn, data.meetings, CHUNK_ROWS).await?;
+    insert_all::<meeting_participant::ActiveModel>(&txn, data.meeting_participants, CHUNK_ROWS)
+        .await?;
+    insert_all::<action_item::ActiveModel>(&txn, data.action_items, CHUNK_ROWS).await?;
+    insert_all::<referral::ActiveModel>(&txn, data.referrals, CHUNK_ROWS).await?;
     txn.commit().await?;
     tracing::info!(seed, ?summary, "demo data seeded");
     Ok(Some(summary))
 }
 
-/// Inserts `rows` in chunks of at most [`CHUNK_ROWS`].
-async fn insert_all<A>(
+/// Inserts `rows` with multi-row statements of at most `chunk` rows (SQLite and PostgreSQL
+/// limit the bound parameters of one statement). Also used by the benchmark's bulk load.
+pub async fn insert_all<A>(
     txn: &DatabaseTransaction,
     rows: Vec<<A::Entity as EntityTrait>::Model>,
+    chunk: usize,
 ) -> Result<(), DbErr>
 where
     A: ActiveModelTrait + Send,
@@ -609,13 +613,13 @@ where
 {
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let chunk: Vec<A> = rows
+        let rows_of_chunk: Vec<A> = rows
             .by_ref()
-            .take(CHUNK_ROWS)
+            .take(chunk)
             .map(IntoActiveModel::into_active_model)
             .collect();
-        <A::Entity as EntityTrait>::insert_many(chunk)
-            .exec(txn)
+        <A::Entity as EntityTrait>::insert_many(rows_of_chunk)
+            .exec_without_returning(txn)
             .await?;
     }
     Ok(())
