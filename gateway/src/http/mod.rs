@@ -59,46 +59,40 @@ fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-async fn graphql_post(
-    req: HttpRequest,
-    mut payload: web::Payload,
-    state: web::Data<AppState>,
+/// One GraphQL request: authenticate, check the token, read the parameters (only then, so an
+/// unauthenticated caller's body is never read), execute, audit, answer.
+async fn handle(
+    req: &HttpRequest,
+    state: &AppState,
+    is_get: bool,
+    params: impl std::future::Future<Output = Result<GraphqlParams, RequestError>>,
 ) -> HttpResponse {
     let id = request_id();
     let started = Instant::now();
     let mut audit = AuditRecord::new(&id);
     let result: Result<HttpResponse, RequestError> = async {
-        let session = state.auth.authenticate(auth_header(&req))?;
+        let session = state.auth.authenticate(auth_header(req))?;
         audit.session(&session);
         state.tokens.check(&session.token_id).await?;
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !content_type.starts_with("application/json")
-            && !content_type.starts_with("application/graphql+json")
-        {
-            return Err(RequestError::UnsupportedMediaType);
-        }
-        let limit = state.config.max_body_bytes;
-        let mut body = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| RequestError::BadRequest(e.to_string()))?;
-            if body.len() + chunk.len() > limit {
-                return Err(RequestError::BodyTooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let params: GraphqlParams = serde_json::from_slice(&body).map_err(|e| {
-            RequestError::BadRequest(format!(
-                "body is not a JSON object with a `query` string ({e})"
-            ))
-        })?;
-        execute(&req, &state, session, params, false, &id, &mut audit).await
+        let params = params.await?;
+        execute(req, state, session, params, is_get, &id, &mut audit).await
     }
     .await;
-    finish(&state, audit, started, result, &id).await
+    finish(state, audit, started, result, &id).await
+}
+
+async fn graphql_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    handle(
+        &req,
+        &state,
+        false,
+        post_params(&req, payload, state.config.max_body_bytes),
+    )
+    .await
 }
 
 async fn graphql_get(
@@ -106,33 +100,57 @@ async fn graphql_get(
     query: web::Query<HashMap<String, String>>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let id = request_id();
-    let started = Instant::now();
-    let mut audit = AuditRecord::new(&id);
-    let result: Result<HttpResponse, RequestError> = async {
-        let session = state.auth.authenticate(auth_header(&req))?;
-        audit.session(&session);
-        state.tokens.check(&session.token_id).await?;
-        let mut query = query.into_inner();
-        let variables = match query.remove("variables") {
-            Some(v) => Some(
-                serde_json::from_str(&v)
-                    .map_err(|_| RequestError::BadRequest("`variables` is not JSON".into()))?,
-            ),
-            None => None,
-        };
-        let params = GraphqlParams {
-            query: query
-                .remove("query")
-                .ok_or_else(|| RequestError::BadRequest("`query` is missing".into()))?,
-            operation_name: query.remove("operationName"),
-            variables,
-            extensions: None,
-        };
-        execute(&req, &state, session, params, true, &id, &mut audit).await
+    handle(&req, &state, true, get_params(query.into_inner())).await
+}
+
+/// The parameters of a POST: a JSON body of at most `limit` bytes.
+async fn post_params(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<GraphqlParams, RequestError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/json")
+        && !content_type.starts_with("application/graphql+json")
+    {
+        return Err(RequestError::UnsupportedMediaType);
     }
-    .await;
-    finish(&state, audit, started, result, &id).await
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| RequestError::BadRequest(e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(RequestError::BodyTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        RequestError::BadRequest(format!(
+            "body is not a JSON object with a `query` string ({e})"
+        ))
+    })
+}
+
+/// The parameters of a GET: the URL's query string.
+async fn get_params(mut query: HashMap<String, String>) -> Result<GraphqlParams, RequestError> {
+    let variables = match query.remove("variables") {
+        Some(v) => Some(
+            serde_json::from_str(&v)
+                .map_err(|_| RequestError::BadRequest("`variables` is not JSON".into()))?,
+        ),
+        None => None,
+    };
+    Ok(GraphqlParams {
+        query: query
+            .remove("query")
+            .ok_or_else(|| RequestError::BadRequest("`query` is missing".into()))?,
+        operation_name: query.remove("operationName"),
+        variables,
+        extensions: None,
+    })
 }
 
 /// Commits the request's audit event, then answers; without a committed event there is no
