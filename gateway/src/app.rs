@@ -118,13 +118,15 @@ impl Application {
         let policy = load_policy(&config)?;
         let metrics = Arc::new(Metrics::default());
         let db = connect(&config, &metrics).await?;
-        let keys = SigningKeys::load_or_generate(&config.data_dir)?;
+        let retire_after = config.longest_token_lifetime();
+        let keys = SigningKeys::load(&config.data_dir, Some(retire_after))?;
         let auth = Authenticator::new(
             keys,
             &config.issuer,
             &config.audience,
             policy.roles.keys().cloned().collect(),
-        );
+        )
+        .reloading_from(&config.data_dir, retire_after);
         let limiter = Arc::new(RateLimiter::new(config.verify_per_minute));
         let options = config.schema_options();
         let mut schemas = HashMap::new();

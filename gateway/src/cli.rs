@@ -41,11 +41,23 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Add a new Ed25519 key that signs from now on; older keys keep verifying until their
+    /// last token has expired. Prints the new key's `kid`.
+    Rotate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -123,6 +135,13 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             print_welcome(&app);
             app.run_until_stopped().await.map_err(|e| e.to_string())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let kid = SigningKeys::rotate(&config.data_dir).map_err(|e| e.to_string())?;
+            println!("{kid}");
+            Ok(())
         }
         Command::Audit {
             command: AuditCommand::Verify,
@@ -259,6 +278,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let policy = load_policy(&config).map_err(|e| e.to_string())?;
             if policy.role(&role).is_none() {
                 return Err(format!("unknown role `{role}`"));
+            }
+            if !(1..=crate::config::DEV_TOKEN_MAX_HOURS).contains(&ttl_hours) {
+                return Err(format!(
+                    "a development token lives 1 to {} hours",
+                    crate::config::DEV_TOKEN_MAX_HOURS
+                ));
             }
             let demo = DEMO_AGENCIES.iter().find(|a| a.0 == role);
             let agency = agency

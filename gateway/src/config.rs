@@ -16,6 +16,9 @@ pub enum ConfigError {
     Env(&'static str, String),
 }
 
+/// Development tokens (`token dev`) live at most this long.
+pub const DEV_TOKEN_MAX_HOURS: i64 = 24;
+
 /// Everything the gateway can be told. See `docs/configuration.md` (and `pora.example.toml`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -140,6 +143,19 @@ impl Config {
                 .get(role)
                 .unwrap_or(&self.default_max_token_hours),
         )
+    }
+
+    /// The longest lifetime any token may have (development tokens included): how long a
+    /// rotated-out signing key must keep verifying.
+    pub fn longest_token_lifetime(&self) -> chrono::Duration {
+        let longest = self
+            .max_token_hours
+            .values()
+            .copied()
+            .chain([self.default_max_token_hours, DEV_TOKEN_MAX_HOURS])
+            .max()
+            .unwrap_or(DEV_TOKEN_MAX_HOURS);
+        chrono::Duration::hours(longest)
     }
 
     pub fn schema_options(&self) -> schema::SchemaOptions {

@@ -72,9 +72,17 @@ impl AuthError {
     }
 }
 
+/// Where to look again for keys when a token names an unknown `kid` (a rotation by another
+/// process). Keys are parsed again only when the key files changed.
+struct KeySource {
+    dir: std::path::PathBuf,
+    retire_after: chrono::Duration,
+}
+
 /// Verifies and issues tokens.
 pub struct Authenticator {
-    keys: SigningKeys,
+    keys: std::sync::RwLock<std::sync::Arc<SigningKeys>>,
+    source: Option<KeySource>,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -90,11 +98,47 @@ impl Authenticator {
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         Authenticator {
-            keys,
+            keys: std::sync::RwLock::new(std::sync::Arc::new(keys)),
+            source: None,
             validation,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             known_roles,
+        }
+    }
+
+    /// Reloads the keys from `dir` when a token names an unknown `kid` and the key files
+    /// changed, so a rotation made elsewhere is picked up without a restart.
+    pub fn reloading_from(mut self, dir: &std::path::Path, retire_after: chrono::Duration) -> Self {
+        self.source = Some(KeySource {
+            dir: dir.to_owned(),
+            retire_after,
+        });
+        self
+    }
+
+    /// The current key set.
+    pub fn keys(&self) -> std::sync::Arc<SigningKeys> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Loads the keys again if the key files changed; true when it did.
+    pub fn reload(&self) -> bool {
+        let Some(source) = &self.source else {
+            return false;
+        };
+        if self.keys().is_current(&source.dir) {
+            return false;
+        }
+        match SigningKeys::load(&source.dir, Some(source.retire_after)) {
+            Ok(keys) => {
+                *self.keys.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(keys);
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reload signing keys");
+                false
+            }
         }
     }
 
@@ -130,8 +174,11 @@ impl Authenticator {
         if header.alg != Algorithm::EdDSA {
             return Err(AuthError::Invalid);
         }
-        let key = self
-            .keys
+        let mut keys = self.keys();
+        if keys.decoding_key(header.kid.as_deref()).is_none() && self.reload() {
+            keys = self.keys();
+        }
+        let key = keys
             .decoding_key(header.kid.as_deref())
             .ok_or(AuthError::Invalid)?;
         let data =
@@ -189,7 +236,8 @@ impl Authenticator {
 
     pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.keys.kid().to_owned());
-        jsonwebtoken::encode(&header, claims, self.keys.encoding_key())
+        let keys = self.keys();
+        header.kid = Some(keys.kid().to_owned());
+        jsonwebtoken::encode(&header, claims, keys.encoding_key())
     }
 }

@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql_post))
         .route("/graphql", web::get().to(graphql_get))
         .route("/healthz", web::get().to(health))
+        .route("/.well-known/jwks.json", web::get().to(jwks))
         .route("/metrics", web::get().to(metrics));
 }
 
@@ -47,6 +48,16 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
         Err(_) => HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({"status": "database unavailable"})),
     }
+}
+
+/// The public keys that verify this gateway's tokens (JWKS, RFC 7517 / 8037).
+async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    // A rotation by another process shows here at once.
+    state.auth.reload();
+    HttpResponse::Ok()
+        .content_type("application/jwk-set+json")
+        .insert_header((header::CACHE_CONTROL, "max-age=60"))
+        .body(state.auth.keys().jwks().to_string())
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
