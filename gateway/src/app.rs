@@ -40,10 +40,11 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub policy: Policy,
     pub schemas: HashMap<String, async_graphql::dynamic::Schema>,
-    pub auth: Authenticator,
+    pub auth: Arc<Authenticator>,
     pub metrics: Arc<Metrics>,
     pub audit: crate::audit::AuditLog,
     pub tokens: Arc<crate::admin::TokenStore>,
+    pub issuer: schema::mutation::Issuer,
 }
 
 pub struct Application {
@@ -127,6 +128,7 @@ impl Application {
             policy.roles.keys().cloned().collect(),
         )
         .reloading_from(&config.data_dir, retire_after);
+        let auth = Arc::new(auth);
         let limiter = Arc::new(RateLimiter::new(config.verify_per_minute));
         let options = config.schema_options();
         let mut schemas = HashMap::new();
@@ -150,6 +152,12 @@ impl Application {
         };
         let tokens = crate::admin::TokenStore::new(db.clone());
         tokens.start_flusher();
+        let issuer = schema::mutation::Issuer(Arc::new(crate::admin::GraphqlIssuer {
+            store: tokens.clone(),
+            auth: auth.clone(),
+            config: config.clone(),
+            roles: policy.roles.keys().cloned().collect(),
+        }));
         let state = web::Data::new(AppState {
             config,
             db,
@@ -159,6 +167,7 @@ impl Application {
             metrics,
             audit,
             tokens,
+            issuer,
         });
         let shared = state.clone();
         let mut server = HttpServer::new(move || {

@@ -925,7 +925,9 @@ pub fn build_schema(
     limiter: Arc<RateLimiter>,
 ) -> Result<Schema, SchemaError> {
     let revocations = crate::mutation::revocation_fields(&role.operations);
-    let writes = role.types.values().any(|v| v.create || v.update) || !revocations.is_empty();
+    let issues = role.operations.contains("issueToken");
+    let writes =
+        role.types.values().any(|v| v.create || v.update) || !revocations.is_empty() || issues;
     let mut builder = Schema::build("Query", writes.then_some("Mutation"), None)
         .disable_suggestions()
         .limit_depth(options.max_depth)
@@ -1056,6 +1058,11 @@ pub fn build_schema(
     );
     if writes {
         let mut mutation = Object::new("Mutation");
+        if issues {
+            let (field, input, object) = crate::mutation::issue_token_field();
+            mutation = mutation.field(field);
+            builder = builder.register(input).register(object);
+        }
         for field in revocations {
             mutation = mutation.field(field);
         }

@@ -25,6 +25,9 @@ pub enum QueryError {
     NotFound(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A refusal with its own stable code (e.g. `TOKEN_LIFETIME_TOO_LONG`), answered 403.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
 }
 
 impl From<DbErr> for QueryError {
@@ -71,6 +74,7 @@ impl QueryError {
             QueryError::RateLimited => "RATE_LIMITED",
             QueryError::NotFound(_) => "NOT_FOUND",
             QueryError::Forbidden(_) => "FORBIDDEN",
+            QueryError::Refused { code, .. } => code,
         }
     }
 

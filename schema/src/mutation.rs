@@ -418,3 +418,129 @@ pub fn revocation_fields(operations: &std::collections::BTreeSet<&'static str>) 
     }
     fields
 }
+
+/// What `issueToken` asks for.
+#[derive(Clone, Debug)]
+pub struct IssueTokenInput {
+    pub role: String,
+    pub agency: String,
+    pub jurisdiction: String,
+    pub subject: String,
+    /// `30m`, `8h`, `90d`.
+    pub ttl: String,
+    pub purpose: Option<String>,
+    pub note: Option<String>,
+    pub issued_by: String,
+}
+
+/// Signs and stores tokens for `issueToken`; the gateway provides it (the schema crate holds
+/// no keys).
+#[async_trait::async_trait]
+pub trait TokenIssuer: Send + Sync {
+    /// The token (shown once) and its id.
+    async fn issue(&self, input: IssueTokenInput) -> Result<(String, String), QueryError>;
+}
+
+/// The request data through which `issueToken` reaches the gateway's issuer.
+#[derive(Clone)]
+pub struct Issuer(pub std::sync::Arc<dyn TokenIssuer>);
+
+struct Issued {
+    token: String,
+    row: Row,
+}
+
+/// `issueToken(input:)` and its types.
+pub fn issue_token_field() -> (Field, InputObject, async_graphql::dynamic::Object) {
+    let input = InputObject::new("IssueTokenInput")
+        .field(InputValue::new("role", TypeRef::named_nn(TypeRef::STRING)))
+        .field(InputValue::new(
+            "agency",
+            TypeRef::named_nn(TypeRef::STRING),
+        ))
+        .field(InputValue::new(
+            "jurisdiction",
+            TypeRef::named_nn("RegionCode"),
+        ))
+        .field(InputValue::new(
+            "subject",
+            TypeRef::named_nn(TypeRef::STRING),
+        ))
+        .field(
+            InputValue::new("ttl", TypeRef::named_nn(TypeRef::STRING))
+                .description("Lifetime: 30m, 8h, 90d; at most the role's maximum."),
+        )
+        .field(InputValue::new("purpose", TypeRef::named(TypeRef::STRING)))
+        .field(InputValue::new("note", TypeRef::named(TypeRef::STRING)));
+    let field = Field::new("issueToken", TypeRef::named_nn("IssuedToken"), |ctx| {
+        FieldFuture::new(async move {
+            let engine = engine(&ctx)?;
+            let issuer = ctx.data::<Issuer>()?.clone();
+            let args = ctx.args.try_get("input")?.object()?;
+            let text = |name: &str| -> async_graphql::Result<String> {
+                Ok(args.try_get(name)?.string()?.to_owned())
+            };
+            let optional = |name: &str| {
+                args.get(name)
+                    .filter(|v| !v.is_null())
+                    .and_then(|v| v.string().ok().map(str::to_owned))
+            };
+            let input = IssueTokenInput {
+                role: text("role")?,
+                agency: text("agency")?,
+                jurisdiction: text("jurisdiction")?,
+                subject: text("subject")?,
+                ttl: text("ttl")?,
+                purpose: optional("purpose"),
+                note: optional("note"),
+                issued_by: engine.session.subject.clone(),
+            };
+            let result: Result<Issued, QueryError> = async {
+                let (token, id) = issuer.0.issue(input).await?;
+                let mut condition = Sql::new("t.id = ");
+                condition.bind(id);
+                let row = engine
+                    .fetch("AccessToken", None, None, condition, Sql::default())
+                    .await?
+                    .into_iter()
+                    .next()
+                    .map(|(_, row)| row)
+                    .ok_or_else(|| QueryError::Internal("an issued token vanished".into()))?;
+                Ok(Issued { token, row })
+            }
+            .await;
+            result
+                .map(|issued| Some(FieldValue::owned_any(issued)))
+                .map_err(|e| e.to_graphql(&engine.request_id))
+        })
+    })
+    .argument(InputValue::new(
+        "input",
+        TypeRef::named_nn("IssueTokenInput"),
+    ))
+    .description(
+        "Issues a managed token. Its value is in this answer only; it is never shown again.",
+    );
+    let object = async_graphql::dynamic::Object::new("IssuedToken")
+        .field(Field::new(
+            "token",
+            TypeRef::named_nn(TypeRef::STRING),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let issued = ctx.parent_value.try_downcast_ref::<Issued>()?;
+                    Ok(Some(FieldValue::value(issued.token.clone())))
+                })
+            },
+        ))
+        .field(Field::new(
+            "accessToken",
+            TypeRef::named_nn("AccessToken"),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let issued = ctx.parent_value.try_downcast_ref::<Issued>()?;
+                    Ok(Some(FieldValue::owned_any(issued.row.clone())))
+                })
+            },
+        ));
+    (field, input, object)
+}

@@ -39,6 +39,7 @@ pub const OPERATIONS: &[&str] = &[
     "personAccessReport",
     "revokeToken",
     "revokeTokensOfAgency",
+    "issueToken",
 ];
 
 /// A policy that does not fit the catalogue, with the line of the offending entry.
@@ -418,7 +419,9 @@ impl Policy {
                 operations.insert(*known);
             }
 
-            if (operations.contains("revokeToken") || operations.contains("revokeTokensOfAgency"))
+            if (operations.contains("revokeToken")
+                || operations.contains("revokeTokensOfAgency")
+                || operations.contains("issueToken"))
                 && !types.contains_key("AccessToken")
             {
                 return Err(err(

@@ -201,7 +201,76 @@ async fn lifetimes_and_roles_are_checked_at_issue(app: TestApp) {
     );
 }
 
+const ISSUE: &str = "mutation($input: IssueTokenInput!) { issueToken(input: $input) { token accessToken { id agency role issuedBy purpose expiresAt } } }";
+
+fn issue_input(role: &str, ttl: &str) -> serde_json::Value {
+    json!({ "input": { "role": role, "agency": "UNHCR-JKT", "jurisdiction": "31", "subject": "liaison-1",
+                       "ttl": ttl, "purpose": "PROTECTION", "note": "liaison laptop" } })
+}
+
+async fn administrators_issue_tokens_over_graphql(app: TestApp) {
+    let admin = app.token("admin");
+    let reply = app
+        .query_vars(&admin, ISSUE, issue_input("unhcr", "8h"))
+        .await;
+    let issued = reply.data()["issueToken"].clone();
+    let token = issued["token"].as_str().expect("token").to_owned();
+    assert_eq!(issued["accessToken"]["agency"], "UNHCR-JKT");
+    assert_eq!(issued["accessToken"]["issuedBy"], "test-admin");
+    let viewer = app
+        .query(&token, "{ viewer { role agency jurisdiction subject } }")
+        .await;
+    assert_eq!(
+        viewer.data()["viewer"],
+        json!({ "role": "unhcr", "agency": "UNHCR-JKT", "jurisdiction": "31", "subject": "liaison-1" })
+    );
+    // The value is shown once: never in a listing.
+    let list = app
+        .query(&admin, "{ accessTokens(first: 100) { nodes { id note } } }")
+        .await;
+    assert!(!list.body.to_string().contains(&token));
+
+    // Refusals are typed, answered 403, and store nothing.
+    let before = TokenStore::new(app.db.clone())
+        .list(None)
+        .await
+        .expect("list")
+        .len();
+    let too_long = app
+        .query_vars(&admin, ISSUE, issue_input("unhcr", "13h"))
+        .await;
+    assert_eq!(
+        (too_long.status, too_long.code()),
+        (403, Some("TOKEN_LIFETIME_TOO_LONG")),
+        "{}",
+        too_long.body
+    );
+    let unknown = app
+        .query_vars(&admin, ISSUE, issue_input("sheriff", "1h"))
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (403, Some("TOKEN_ROLE_UNKNOWN"))
+    );
+    assert_eq!(
+        TokenStore::new(app.db.clone())
+            .list(None)
+            .await
+            .expect("list")
+            .len(),
+        before
+    );
+
+    // Only administrators issue.
+    let police = app
+        .query_vars(&app.token("police"), ISSUE, issue_input("unhcr", "1h"))
+        .await;
+    assert_eq!(police.status, 400);
+    assert_eq!(police.code(), Some("GRAPHQL_VALIDATION_FAILED"));
+}
+
 on_both_databases!(
+    administrators_issue_tokens_over_graphql,
     issued_tokens_are_listed_without_their_values,
     a_revoked_token_is_refused_on_the_very_next_request,
     agencies_revoke_their_own_tokens_only,

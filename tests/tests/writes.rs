@@ -74,7 +74,7 @@ async fn mutation_inputs_are_exactly_the_writable_fields(app: TestApp) {
                 expected_mutations.insert(format!("update{}", def.name));
             }
         }
-        for op in ["revokeToken", "revokeTokensOfAgency"] {
+        for op in ["revokeToken", "revokeTokensOfAgency", "issueToken"] {
             if role.operations.contains(op) {
                 expected_mutations.insert(op.to_owned());
             }

@@ -266,6 +266,59 @@ pub fn parse_ttl(text: &str) -> Option<chrono::Duration> {
     }
 }
 
+/// `issueToken` over GraphQL: the schema's `TokenIssuer`, backed by the store and the key.
+pub struct GraphqlIssuer {
+    pub store: Arc<TokenStore>,
+    pub auth: Arc<Authenticator>,
+    pub config: crate::config::Config,
+    pub roles: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl schema::mutation::TokenIssuer for GraphqlIssuer {
+    async fn issue(
+        &self,
+        input: schema::mutation::IssueTokenInput,
+    ) -> Result<(String, String), schema::QueryError> {
+        use schema::QueryError;
+        let ttl = parse_ttl(&input.ttl).ok_or_else(|| {
+            QueryError::BadInput(format!(
+                "`{}` is not a lifetime like 30m, 8h or 90d",
+                input.ttl
+            ))
+        })?;
+        let max = self.config.max_token_lifetime(&input.role);
+        let request = IssueRequest {
+            role: input.role,
+            agency: input.agency,
+            jurisdiction: input.jurisdiction,
+            subject: input.subject,
+            ttl,
+            purpose: input.purpose,
+            note: input.note,
+            issued_by: Some(input.issued_by),
+        };
+        match self
+            .store
+            .issue(&self.auth, request, max, &self.roles)
+            .await
+        {
+            Ok((token, model)) => Ok((token, model.id)),
+            Err(e @ TokenError::TooLong { .. }) => Err(QueryError::Refused {
+                code: "TOKEN_LIFETIME_TOO_LONG",
+                message: e.to_string(),
+            }),
+            Err(e @ TokenError::UnknownRole(_)) => Err(QueryError::Refused {
+                code: "TOKEN_ROLE_UNKNOWN",
+                message: e.to_string(),
+            }),
+            Err(e @ TokenError::BadJurisdiction(_)) => Err(QueryError::BadInput(e.to_string())),
+            Err(TokenError::Database(e)) => Err(QueryError::from(e)),
+            Err(e @ TokenError::Signing(_)) => Err(QueryError::Internal(e.to_string())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_ttl;

@@ -255,6 +255,7 @@ async fn execute(
         .data(loader)
         .data(started.clone())
         .data(trail.clone())
+        .data(state.issuer.clone())
         .data(schema::mutation::TokenRevoked({
             let tokens = state.tokens.clone();
             Arc::new(move |id: &str| tokens.forget(id))
@@ -308,8 +309,22 @@ async fn execute(
         e.extensions.as_ref().and_then(|x| x.get("code"))
             == Some(&async_graphql::Value::from("SERVICE_UNAVAILABLE"))
     });
+    // A refused operation (nothing executed, a refusal code) answers 403.
+    let refused = response.data == async_graphql::Value::Null
+        && response.errors.iter().any(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .is_some_and(|c| {
+                    REFUSALS
+                        .iter()
+                        .any(|r| *c == async_graphql::Value::from(*r))
+                })
+        });
     let status = if unavailable {
         StatusCode::SERVICE_UNAVAILABLE
+    } else if refused && !legacy {
+        StatusCode::FORBIDDEN
     } else if request_failed && !legacy {
         StatusCode::BAD_REQUEST
     } else {
@@ -336,6 +351,9 @@ async fn execute(
         .insert_header(("x-request-id", id))
         .body(body))
 }
+
+/// Codes that refuse an operation outright: with no data, the answer is 403.
+const REFUSALS: &[&str] = &["FORBIDDEN", "TOKEN_LIFETIME_TOO_LONG", "TOKEN_ROLE_UNKNOWN"];
 
 /// Counters exposed on `/metrics`.
 #[derive(Debug, Default)]
