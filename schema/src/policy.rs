@@ -13,6 +13,31 @@ use crate::catalogue::{CATALOGUE, Catalogue, FieldDef, FieldKind, Kind, TypeDef}
 use crate::rows::RowFilter;
 use crate::statistics::{STATISTICS, StatisticsDef};
 
+/// Which of `known` the policy `items` name; an unknown one is an error at its span.
+fn flags<const N: usize>(
+    items: &[Spanned<String>],
+    known: [&str; N],
+    unknown: &str,
+) -> Result<[bool; N], (Range<usize>, String)> {
+    let mut set = [false; N];
+    for item in items {
+        match known.iter().position(|k| *k == item.get_ref()) {
+            Some(i) => set[i] = true,
+            None => {
+                return Err((
+                    item.span(),
+                    format!(
+                        "{unknown} `{}` (known: {})",
+                        item.get_ref(),
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(set)
+}
+
 /// Where a table header first appears: tables declared by a `[header]` have their span at
 /// their first key, which would name the wrong line.
 fn header_span(text: &str, header: &str) -> Option<Range<usize>> {
@@ -207,22 +232,12 @@ impl Policy {
                         ),
                     )
                 })?;
-                let mut list = false;
-                let mut get = false;
-                for q in &type_file.queries {
-                    match q.get_ref().as_str() {
-                        "list" => list = true,
-                        "get" => get = true,
-                        other => {
-                            return Err(err(
-                                q.span(),
-                                format!(
-                                    "{role_name}.{type_name}: unknown query `{other}` (known: list, get)"
-                                ),
-                            ));
-                        }
-                    }
-                }
+                let [list, get] = flags(
+                    &type_file.queries,
+                    ["list", "get"],
+                    &format!("{role_name}.{type_name}: unknown query"),
+                )
+                .map_err(|(span, m)| err(span, m))?;
                 let mut fields: Vec<FieldView> = Vec::new();
                 for (items, access) in [
                     (&type_file.read, Access::Full),
@@ -295,21 +310,12 @@ impl Policy {
                     writable.push(field);
                 }
                 writable.sort_by_key(|f| def.fields.iter().position(|d| d.name == f.name));
-                let (mut create, mut update) = (false, false);
-                for m in &type_file.mutations {
-                    match m.get_ref().as_str() {
-                        "create" => create = true,
-                        "update" => update = true,
-                        other => {
-                            return Err(err(
-                                m.span(),
-                                format!(
-                                    "{role_name}.{type_name}: unknown mutation `{other}` (known: create, update)"
-                                ),
-                            ));
-                        }
-                    }
-                }
+                let [create, update] = flags(
+                    &type_file.mutations,
+                    ["create", "update"],
+                    &format!("{role_name}.{type_name}: unknown mutation"),
+                )
+                .map_err(|(span, m)| err(span, m))?;
                 if (create || update) && writable.is_empty() {
                     return Err(err(
                         type_span,

@@ -160,6 +160,24 @@ fn person_dimensions() -> Vec<Dimension> {
     ]
 }
 
+/// Dimensions of the person a record is about (aliased `p`).
+fn resident_dimensions() -> [Dimension; 2] {
+    [
+        Dimension {
+            name: "district",
+            kind: Kind::Region,
+            description: "District of residence.",
+            expr: district_sql,
+        },
+        Dimension {
+            name: "nationality",
+            kind: Kind::String,
+            description: "Nationality.",
+            expr: fixed!("p.nationality"),
+        },
+    ]
+}
+
 pub static STATISTICS: std::sync::LazyLock<Vec<StatisticsDef>> = std::sync::LazyLock::new(|| {
     vec![
         StatisticsDef {
@@ -188,19 +206,10 @@ pub static STATISTICS: std::sync::LazyLock<Vec<StatisticsDef>> = std::sync::Lazy
                     description: "How the report was made.",
                     expr: fixed!("t.method"),
                 },
-                Dimension {
-                    name: "district",
-                    kind: Kind::Region,
-                    description: "District of residence.",
-                    expr: district_sql,
-                },
-                Dimension {
-                    name: "nationality",
-                    kind: Kind::String,
-                    description: "Nationality.",
-                    expr: fixed!("p.nationality"),
-                },
-            ],
+            ]
+            .into_iter()
+            .chain(resident_dimensions())
+            .collect(),
             compliance: true,
         },
         StatisticsDef {
@@ -221,19 +230,10 @@ pub static STATISTICS: std::sync::LazyLock<Vec<StatisticsDef>> = std::sync::Lazy
                     description: "Article violated.",
                     expr: fixed!("t.article"),
                 },
-                Dimension {
-                    name: "district",
-                    kind: Kind::Region,
-                    description: "District of residence.",
-                    expr: district_sql,
-                },
-                Dimension {
-                    name: "nationality",
-                    kind: Kind::String,
-                    description: "Nationality.",
-                    expr: fixed!("p.nationality"),
-                },
-            ],
+            ]
+            .into_iter()
+            .chain(resident_dimensions())
+            .collect(),
             compliance: false,
         },
     ]

@@ -54,6 +54,25 @@ fn mistakes_in_the_policy_name_their_line() {
             "p.toml:2: kesbangpol: statistics over Person have no dimension `religion`"
         )
     );
+    assert_eq!(
+        compile_err(&format!(
+            "{base}read = [\"id\"]\nqueries = [\"list\", \"browse\"]\n"
+        )),
+        "p.toml:6: police.Shelter: unknown query `browse` (known: list, get)"
+    );
+    assert_eq!(
+        compile_err(&format!(
+            "{base}read = [\"id\", \"name\"]\nwrite = [\"name\"]\nmutations = [\"delete\"]\n"
+        )),
+        "p.toml:7: police.Shelter: unknown mutation `delete` (known: create, update)"
+    );
+    // W implies R.
+    assert!(
+        compile_err(&format!(
+            "{base}read = [\"id\"]\nwrite = [\"name\"]\nmutations = [\"update\"]\n"
+        ))
+        .contains("police.Shelter: `name` is written but not read in full")
+    );
     // A relation to a type the role does not have would be a way around the policy.
     assert!(
         compile_err(&format!("{base}read = [\"id\", \"placements\"]\n"))
