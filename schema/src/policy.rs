@@ -238,6 +238,18 @@ impl Policy {
                     &format!("{role_name}.{type_name}: unknown query"),
                 )
                 .map_err(|(span, m)| err(span, m))?;
+                // The field a policy entry names, or an error at its line.
+                let field_of = |item: &Spanned<String>| {
+                    def.field(item.get_ref()).ok_or_else(|| {
+                        err(
+                            item.span(),
+                            format!(
+                                "{role_name}: type {type_name} has no field `{}`",
+                                item.get_ref()
+                            ),
+                        )
+                    })
+                };
                 let mut fields: Vec<FieldView> = Vec::new();
                 for (items, access) in [
                     (&type_file.read, Access::Full),
@@ -245,12 +257,7 @@ impl Policy {
                 ] {
                     for item in items {
                         let name = item.get_ref();
-                        let field = def.field(name).ok_or_else(|| {
-                            err(
-                                item.span(),
-                                format!("{role_name}: type {type_name} has no field `{name}`"),
-                            )
-                        })?;
+                        let field = field_of(item)?;
                         if fields.iter().any(|f| f.def.name == field.name) {
                             return Err(err(
                                 item.span(),
@@ -273,12 +280,7 @@ impl Policy {
                 let mut writable: Vec<&'static FieldDef> = Vec::new();
                 for item in &type_file.write {
                     let name = item.get_ref();
-                    let field = def.field(name).ok_or_else(|| {
-                        err(
-                            item.span(),
-                            format!("{role_name}: type {type_name} has no field `{name}`"),
-                        )
-                    })?;
+                    let field = field_of(item)?;
                     let settable = matches!(
                         field.kind,
                         FieldKind::Column { .. }

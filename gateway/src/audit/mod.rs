@@ -278,26 +278,9 @@ async fn append(db: &DatabaseConnection, records: &[&AuditRecord]) -> Result<(),
     }
     for model in models {
         // One insert per event keeps `seq` in chain order on every backend.
-        let active = audit_event::ActiveModel {
-            seq: ActiveValue::NotSet,
-            id: ActiveValue::Set(model.id),
-            at: ActiveValue::Set(model.at),
-            request_id: ActiveValue::Set(model.request_id),
-            token_id: ActiveValue::Set(model.token_id),
-            subject: ActiveValue::Set(model.subject),
-            agency: ActiveValue::Set(model.agency),
-            role: ActiveValue::Set(model.role),
-            purpose: ActiveValue::Set(model.purpose),
-            operation_name: ActiveValue::Set(model.operation_name),
-            query_hash: ActiveValue::Set(model.query_hash),
-            fields_read: ActiveValue::Set(model.fields_read),
-            person_ids: ActiveValue::Set(model.person_ids),
-            row_count: ActiveValue::Set(model.row_count),
-            outcome: ActiveValue::Set(model.outcome),
-            duration_ms: ActiveValue::Set(model.duration_ms),
-            prev_hash: ActiveValue::Set(model.prev_hash),
-            hash: ActiveValue::Set(model.hash),
-        };
+        // The database assigns `seq`.
+        let mut active = audit_event::ActiveModel::from(model);
+        active.seq = ActiveValue::NotSet;
         audit_event::Entity::insert(active)
             .exec_without_returning(&txn)
             .await?;
