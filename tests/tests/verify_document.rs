@@ -1,0 +1,105 @@
+//! Police point lookup: `verifyDocument` answers only validity, type and expiry, checks the
+//! document against its case, and is rate-limited per token.
+
+use chrono::Utc;
+use entities::{case, person, unhcr_registration};
+use pora_tests::{Backend, TestApp, on_both_databases, spawn_with};
+use sea_orm::EntityTrait;
+use serde_json::json;
+
+const VERIFY: &str = "query($d: String!, $c: String!) { verifyDocument(documentNumber: $d, unhcrCaseNumber: $c) { valid documentType expiry } }";
+
+/// (document number, its case number, whether it is valid today) for every registration.
+async fn documents(app: &TestApp) -> Vec<(String, String, bool, String)> {
+    let persons = person::Entity::find().all(&app.db).await.expect("persons");
+    let cases = case::Entity::find().all(&app.db).await.expect("cases");
+    let today = Utc::now().date_naive();
+    unhcr_registration::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("registrations")
+        .into_iter()
+        .filter_map(|r| {
+            let person = persons.iter().find(|p| p.id == r.person_id)?;
+            let case = cases
+                .iter()
+                .find(|c| Some(&c.id) == person.case_id.as_ref())?;
+            let valid = r.file_status == "ACTIVE" && r.document_expiry >= today;
+            Some((
+                r.document_number,
+                case.unhcr_case_number.clone(),
+                valid,
+                r.document_type,
+            ))
+        })
+        .collect()
+}
+
+async fn verification_matches_the_records(app: TestApp) {
+    let police = app.token("police");
+    let docs = documents(&app).await;
+    assert!(
+        docs.iter().any(|d| d.2) && docs.iter().any(|d| !d.2),
+        "the demo data has valid and invalid documents"
+    );
+    for (number, case, valid, kind) in docs.iter().take(20) {
+        let reply = app
+            .query_vars(&police, VERIFY, json!({ "d": number, "c": case }))
+            .await;
+        let answer = &reply.data()["verifyDocument"];
+        assert_eq!(answer["valid"], *valid, "{number}");
+        assert_eq!(answer["documentType"], kind.as_str());
+        // Nothing but these three fields exists in the answer type.
+        assert_eq!(answer.as_object().expect("object").len(), 3);
+    }
+    // The right document with another case's number proves nothing and reveals nothing.
+    let (number, _, _, _) = &docs[0];
+    let other_case = &docs
+        .iter()
+        .find(|d| d.1 != docs[0].1)
+        .expect("another case")
+        .1;
+    let reply = app
+        .query_vars(&police, VERIFY, json!({ "d": number, "c": other_case }))
+        .await;
+    assert_eq!(
+        reply.data()["verifyDocument"],
+        json!({ "valid": false, "documentType": null, "expiry": null })
+    );
+    // Only the police have it.
+    let unhcr = app
+        .query_vars(
+            &app.token("unhcr"),
+            VERIFY,
+            json!({ "d": number, "c": other_case }),
+        )
+        .await;
+    assert_eq!(unhcr.code(), Some("GRAPHQL_VALIDATION_FAILED"));
+}
+
+async fn lookups_are_rate_limited_per_token(backend: Backend) {
+    let app = spawn_with(backend, |c| c.verify_per_minute = 3).await;
+    let docs = documents(&app).await;
+    let vars = json!({ "d": docs[0].0, "c": docs[0].1 });
+    let police = app.token("police");
+    for _ in 0..3 {
+        assert!(
+            app.query_vars(&police, VERIFY, vars.clone()).await.data()["verifyDocument"]
+                .is_object()
+        );
+    }
+    let limited = app.query_vars(&police, VERIFY, vars.clone()).await;
+    assert_eq!(limited.code(), Some("RATE_LIMITED"), "{}", limited.body);
+    // Another token has its own allowance.
+    let other = app.token_for("police", "POLRES-JKP", "31.71");
+    assert!(app.query_vars(&other, VERIFY, vars).await.data()["verifyDocument"].is_object());
+}
+
+async fn rate_limit_on_sqlite_and_postgres(app: TestApp) {
+    lookups_are_rate_limited_per_token(app.backend).await;
+}
+
+on_both_databases!(
+    verification_matches_the_records,
+    rate_limit_on_sqlite_and_postgres
+);
