@@ -30,6 +30,8 @@ pub struct Model {
     pub row_count: i64,
     pub outcome: String,
     pub duration_ms: i64,
+    /// Subject of the federation router that forwarded the request, if one did.
+    pub via: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }

@@ -11,7 +11,7 @@ use actix_web::{App, HttpServer, web};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
-use crate::auth::{Authenticator, SigningKeys};
+use crate::auth::{Authenticator, ROUTER_ROLE, SigningKeys};
 use crate::config::Config;
 use crate::http::{self, Metrics};
 use schema::{Policy, RateLimiter, build_schema};
@@ -40,6 +40,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub policy: Policy,
     pub schemas: HashMap<String, async_graphql::dynamic::Schema>,
+    /// What a router's own token gets: `_service { sdl }` with the composed SDL.
+    pub router: (async_graphql::dynamic::Schema, Arc<schema::RoleView>),
     pub auth: Arc<Authenticator>,
     pub metrics: Arc<Metrics>,
     pub audit: crate::audit::AuditLog,
@@ -104,6 +106,44 @@ pub async fn connect(
     Ok(db)
 }
 
+/// The composed SDL that routers compose: every role's schema, merged, with its scopes.
+pub fn router_sdl(
+    schemas: &HashMap<String, async_graphql::dynamic::Schema>,
+) -> Result<String, StartError> {
+    let mut roles: Vec<(&str, &async_graphql::dynamic::Schema)> =
+        schemas.iter().map(|(r, s)| (r.as_str(), s)).collect();
+    roles.sort_by_key(|(r, _)| *r);
+    schema::federation::router_sdl(&roles)
+        .map_err(|e| StartError::Schema("composed (router)".to_owned(), e))
+}
+
+/// Every role's schema, as the policy defines it.
+pub fn build_schemas(
+    policy: &Policy,
+    config: &Config,
+) -> Result<HashMap<String, async_graphql::dynamic::Schema>, StartError> {
+    let limiter = Arc::new(RateLimiter::new(config.verify_per_minute));
+    let options = config.schema_options();
+    policy
+        .roles
+        .iter()
+        .map(|(name, role)| {
+            build_schema(role, &options, limiter.clone())
+                .map(|s| (name.clone(), s))
+                .map_err(|e| StartError::Schema(name.clone(), e.0))
+        })
+        .collect()
+}
+
+/// Roles a token may be issued for: the policy's, and `router` when routers are configured.
+pub fn issuable_roles(policy: &Policy, config: &Config) -> Vec<String> {
+    let mut roles: Vec<String> = policy.roles.keys().cloned().collect();
+    if !config.federation.routers.is_empty() {
+        roles.push(ROUTER_ROLE.to_owned());
+    }
+    roles
+}
+
 /// A database URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -127,16 +167,15 @@ impl Application {
             &config.audience,
             policy.roles.keys().cloned().collect(),
         )
-        .reloading_from(&config.data_dir, retire_after);
+        .reloading_from(&config.data_dir, retire_after)
+        .with_routers(&config.federation.routers);
         let auth = Arc::new(auth);
-        let limiter = Arc::new(RateLimiter::new(config.verify_per_minute));
-        let options = config.schema_options();
-        let mut schemas = HashMap::new();
-        for (name, role) in &policy.roles {
-            let schema = build_schema(role, &options, limiter.clone())
-                .map_err(|e| StartError::Schema(name.clone(), e.0))?;
-            schemas.insert(name.clone(), schema);
-        }
+        let schemas = build_schemas(&policy, &config)?;
+        let router = (
+            schema::federation::router_schema(router_sdl(&schemas)?)
+                .map_err(|e| StartError::Schema(ROUTER_ROLE.to_owned(), e.0))?,
+            Arc::new(schema::RoleView::empty(ROUTER_ROLE)),
+        );
         let listener = TcpListener::bind(config.listen)
             .map_err(|e| StartError::Listen(config.listen.to_string(), e))?;
         let port = listener
@@ -156,13 +195,14 @@ impl Application {
             store: tokens.clone(),
             auth: auth.clone(),
             config: config.clone(),
-            roles: policy.roles.keys().cloned().collect(),
+            roles: issuable_roles(&policy, &config),
         }));
         let state = web::Data::new(AppState {
             config,
             db,
             policy,
             schemas,
+            router,
             auth,
             metrics,
             audit,

@@ -68,10 +68,14 @@ pub enum AuditCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum SchemaCommand {
-    /// Print the SDL of one role's schema.
+    /// Print the SDL of one role's schema, or (`--federation` alone) the composed
+    /// Federation v2 SDL that routers compose, with every coordinate's scopes.
     Print {
+        #[arg(long, required_unless_present = "federation")]
+        role: Option<String>,
+        /// Federation v2 subgraph SDL (`@link`, `@key`, scope directives).
         #[arg(long)]
-        role: String,
+        federation: bool,
     },
 }
 
@@ -162,19 +166,31 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Schema {
-            command: SchemaCommand::Print { role },
+            command: SchemaCommand::Print { role, federation },
         } => {
             let policy = load_policy(&config).map_err(|e| e.to_string())?;
-            let view = policy.role(&role).ok_or_else(|| {
+            let schemas = crate::app::build_schemas(&policy, &config).map_err(|e| e.to_string())?;
+            let Some(role) = role else {
+                print!(
+                    "{}",
+                    crate::app::router_sdl(&schemas).map_err(|e| e.to_string())?
+                );
+                return Ok(());
+            };
+            let built = schemas.get(&role).ok_or_else(|| {
                 format!(
                     "unknown role `{role}` (known: {})",
                     policy.roles.keys().cloned().collect::<Vec<_>>().join(", ")
                 )
             })?;
-            let limiter = std::sync::Arc::new(schema::RateLimiter::new(config.verify_per_minute));
-            let built =
-                schema::build_schema(view, &config.schema_options(), limiter).map_err(|e| e.0)?;
-            print!("{}", built.sdl());
+            if federation {
+                print!(
+                    "{}",
+                    built.sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+                );
+            } else {
+                print!("{}", built.sdl());
+            }
             Ok(())
         }
         Command::Token {
@@ -338,8 +354,14 @@ async fn token_admin(
         .await
         .map_err(|e| e.to_string())?;
     let keys = SigningKeys::load_or_generate(&config.data_dir).map_err(|e| e.to_string())?;
-    let roles: Vec<String> = policy.roles.keys().cloned().collect();
-    let auth = Authenticator::new(keys, &config.issuer, &config.audience, roles.clone());
+    let auth = Authenticator::new(
+        keys,
+        &config.issuer,
+        &config.audience,
+        policy.roles.keys().cloned().collect(),
+    )
+    .with_routers(&config.federation.routers);
+    let roles = crate::app::issuable_roles(&policy, config);
     Ok((crate::admin::TokenStore::new(db), auth, roles))
 }
 

@@ -58,6 +58,18 @@ pub struct Config {
     pub default_max_token_hours: i64,
     /// Per-role longest token lifetime in hours (e.g. `police = 12`).
     pub max_token_hours: std::collections::BTreeMap<String, i64>,
+    /// Apollo Federation: which callers are routers.
+    pub federation: FederationConfig,
+}
+
+/// `[federation]`: see docs/federation.md.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    /// Token subjects that may hold a `router` token: such a token reads the composed SDL
+    /// through `_service` (and nothing else), and names the router in `x-pora-router-token`
+    /// when it forwards an agency's request. Empty: no router is trusted.
+    pub routers: Vec<String>,
 }
 
 impl Default for Config {
@@ -82,6 +94,7 @@ impl Default for Config {
             audit_log: true,
             default_max_token_hours: 12,
             max_token_hours: std::collections::BTreeMap::new(),
+            federation: FederationConfig::default(),
         }
     }
 }

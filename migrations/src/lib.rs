@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_create_case_tables;
 mod m20261127_000002_create_audit_events;
 mod m20261127_000003_create_access_tokens;
+mod m20261128_000004_audit_events_via;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_case_tables::Migration),
             Box::new(m20261127_000002_create_audit_events::Migration),
             Box::new(m20261127_000003_create_access_tokens::Migration),
+            Box::new(m20261128_000004_audit_events_via::Migration),
         ]
     }
 }

@@ -935,6 +935,9 @@ pub fn build_schema(
         .limit_directives(8)
         .extension(ValidationProbe)
         .extension(crate::audit::AuditProbe)
+        .extension(crate::federation::EntityGapsExtension)
+        .enable_federation()
+        .entity_resolver(crate::federation::resolve_entities)
         .data(limiter);
     let mut query = Object::new("Query");
     let mut used_kinds: BTreeSet<String> = BTreeSet::new();
@@ -948,6 +951,9 @@ pub fn build_schema(
 
     for view in role.types.values() {
         let mut object = Object::new(view.def.name).description(view.def.description);
+        for key in crate::federation::entity_keys(view) {
+            object = object.key(key.field);
+        }
         for (i, f) in view.fields.iter().enumerate() {
             object = object.field(object_field(view, i));
             let kind = match f.def.kind {

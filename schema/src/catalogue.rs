@@ -944,6 +944,7 @@ fn build() -> Catalogue {
                 col("rowCount", "row_count", BigInt),
                 col("outcome", "outcome", String),
                 col("durationMs", "duration_ms", BigInt),
+                opt("via", "via", String),
                 col("prevHash", "prev_hash", String),
                 col("hash", "hash", String),
             ],

@@ -10,6 +10,7 @@ pub mod builder;
 pub mod catalogue;
 pub mod engine;
 pub mod error;
+pub mod federation;
 pub mod filter;
 pub mod mutation;
 pub mod policy;

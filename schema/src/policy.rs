@@ -174,6 +174,18 @@ pub struct RoleView {
     pub statistics: Vec<StatisticsView>,
 }
 
+impl RoleView {
+    /// A role that sees nothing (a router's own token).
+    pub fn empty(name: &str) -> Self {
+        RoleView {
+            name: name.to_owned(),
+            types: BTreeMap::new(),
+            operations: BTreeSet::new(),
+            statistics: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Policy {
     pub roles: BTreeMap<String, Arc<RoleView>>,

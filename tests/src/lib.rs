@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
+use gateway::Application;
+pub use gateway::Config;
 use gateway::auth::{Authenticator, Claims, SigningKeys};
-use gateway::{Application, Config};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 
@@ -31,12 +32,12 @@ pub struct TestApp {
 /// PostgreSQL leg needs `PORA_TEST_POSTGRES_URL`; without it those tests are reported ignored.
 #[macro_export]
 macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
+    (config = $adjust:ident; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::spawn($crate::Backend::Sqlite).await).await
+                    super::$name($crate::spawn_with($crate::Backend::Sqlite, super::$adjust).await).await
                 }
             )*
         }
@@ -45,12 +46,21 @@ macro_rules! on_both_databases {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 #[cfg_attr(not(pora_postgres), ignore = "PostgreSQL leg skipped: PORA_TEST_POSTGRES_URL is not set")]
                 async fn $name() {
-                    super::$name($crate::spawn($crate::Backend::Postgres).await).await
+                    super::$name($crate::spawn_with($crate::Backend::Postgres, super::$adjust).await).await
                 }
             )*
         }
     };
+    ($($name:ident),* $(,)?) => {
+        fn default_test_config(config: &mut $crate::Config) {
+            $crate::default_config(config)
+        }
+        $crate::on_both_databases!(config = default_test_config; $($name),*);
+    };
 }
+
+/// The configuration of `spawn`: the defaults for tests, unchanged.
+pub fn default_config(_: &mut Config) {}
 
 /// A fresh PostgreSQL database on the server named by `PORA_TEST_POSTGRES_URL`.
 async fn fresh_postgres_database() -> String {
@@ -192,6 +202,24 @@ impl TestApp {
 
     pub async fn query(&self, token: &str, query: &str) -> Reply {
         self.query_vars(token, query, json!({})).await
+    }
+
+    /// A query with extra request headers (a router's `x-pora-router-token`, say).
+    pub async fn query_with_headers(
+        &self,
+        token: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .bearer_auth(token)
+            .json(&json!({ "query": query }));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        reply(request.send().await.expect("request")).await
     }
 
     pub async fn query_vars(&self, token: &str, query: &str, variables: Value) -> Reply {

@@ -29,6 +29,7 @@ fn valid_claims() -> Claims {
         agency: "KANIM-JKP".to_owned(),
         jurisdiction: "31.71".to_owned(),
         purpose: None,
+        scope: None,
     }
 }
 

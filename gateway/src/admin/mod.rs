@@ -175,6 +175,7 @@ impl TokenStore {
             agency: request.agency.clone(),
             jurisdiction: request.jurisdiction.clone(),
             purpose: request.purpose.clone(),
+            scope: Claims::scope_of(&request.role),
         };
         let model = access_token::Model {
             id: claims.jti.clone(),

@@ -61,6 +61,8 @@ pub struct AuditRecord {
     pub row_count: i64,
     pub outcome: Outcome,
     pub duration_ms: i64,
+    /// The federation router that forwarded the request, if one did.
+    pub via: Option<String>,
 }
 
 impl AuditRecord {
@@ -80,6 +82,7 @@ impl AuditRecord {
             row_count: 0,
             outcome: Outcome::Ok,
             duration_ms: 0,
+            via: None,
         }
     }
 
@@ -109,6 +112,7 @@ impl AuditRecord {
             row_count: self.row_count,
             outcome: self.outcome.as_str().to_owned(),
             duration_ms: self.duration_ms,
+            via: self.via.clone(),
             prev_hash: prev_hash.to_owned(),
             hash: String::new(),
         };
@@ -118,8 +122,9 @@ impl AuditRecord {
 }
 
 /// SHA-256 over the previous hash and every column but `seq` and `hash`, in a fixed order.
+/// `via` joins the list only when set, so events written before it existed keep their hash.
 pub fn event_hash(e: &audit_event::Model) -> String {
-    let content = serde_json::json!([
+    let mut content = serde_json::json!([
         e.prev_hash,
         e.at,
         e.request_id,
@@ -136,6 +141,9 @@ pub fn event_hash(e: &audit_event::Model) -> String {
         e.outcome,
         e.duration_ms,
     ]);
+    if let (Some(via), Some(list)) = (&e.via, content.as_array_mut()) {
+        list.push(serde_json::json!({ "via": via }));
+    }
     hex(&Sha256::digest(content.to_string().as_bytes()))
 }
 

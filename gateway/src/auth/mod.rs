@@ -32,7 +32,23 @@ pub struct Claims {
     pub jurisdiction: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
+    /// OAuth 2 `scope` (space-separated). The gateway's tokens carry `role:<role>` here, the
+    /// scope a federation router checks against `@requiresScopes`; the gateway itself reads the
+    /// role from `role`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
+
+impl Claims {
+    /// The `scope` claim of a token of `role`: what routers check (see `schema::federation`).
+    pub fn scope_of(role: &str) -> Option<String> {
+        Some(format!("{}{role}", schema::federation::ROLE_SCOPE_PREFIX))
+    }
+}
+
+/// The role of a federation router's own token: it may read the composed SDL and nothing else,
+/// and only subjects listed in `[federation] routers` hold it.
+pub const ROUTER_ROLE: &str = "router";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
@@ -54,6 +70,8 @@ pub enum AuthError {
     Revoked,
     #[error("the token's status cannot be checked right now; try again later")]
     StatusUnavailable,
+    #[error("the router token (x-pora-router-token) is not a valid router token")]
+    RouterInvalid,
 }
 
 impl AuthError {
@@ -68,6 +86,7 @@ impl AuthError {
             AuthError::UnknownRole => "TOKEN_ROLE_UNKNOWN",
             AuthError::Revoked => "TOKEN_REVOKED",
             AuthError::StatusUnavailable => "TOKEN_STATUS_UNAVAILABLE",
+            AuthError::RouterInvalid => "ROUTER_TOKEN_INVALID",
         }
     }
 }
@@ -87,6 +106,8 @@ pub struct Authenticator {
     issuer: String,
     audience: String,
     known_roles: Vec<String>,
+    /// Subjects that may hold `ROUTER_ROLE` tokens.
+    router_subjects: Vec<String>,
 }
 
 impl Authenticator {
@@ -104,7 +125,14 @@ impl Authenticator {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             known_roles,
+            router_subjects: Vec::new(),
         }
+    }
+
+    /// Accepts `ROUTER_ROLE` tokens of these subjects (none by default).
+    pub fn with_routers(mut self, subjects: &[String]) -> Self {
+        self.router_subjects = subjects.to_vec();
+        self
     }
 
     /// Reloads the keys from `dir` when a token names an unknown `kid` and the key files
@@ -195,7 +223,8 @@ impl Authenticator {
         if claims.iat > Utc::now().timestamp() + LEEWAY_SECONDS as i64 {
             return Err(AuthError::NotYetValid);
         }
-        if !self.known_roles.contains(&claims.role) {
+        let router = claims.role == ROUTER_ROLE && self.router_subjects.contains(&claims.sub);
+        if !router && !self.known_roles.contains(&claims.role) {
             return Err(AuthError::UnknownRole);
         }
         if claims.sub.is_empty()
@@ -230,6 +259,7 @@ impl Authenticator {
             agency: agency.to_owned(),
             jurisdiction: jurisdiction.to_owned(),
             purpose: None,
+            scope: Claims::scope_of(role),
         };
         self.sign(&claims)
     }

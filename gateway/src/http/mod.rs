@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::audit::{AuditRecord, Outcome, document_hash};
+use crate::auth::{AuthError, ROUTER_ROLE};
 use error::{GRAPHQL_RESPONSE, RequestError};
 use schema::Engine;
 use std::time::Instant;
@@ -85,6 +86,7 @@ async fn handle(
         let session = state.auth.authenticate(auth_header(req))?;
         audit.session(&session);
         state.tokens.check(&session.token_id).await?;
+        audit.via = router_of(req, state).await?;
         let params = params.await?;
         execute(req, state, session, params, is_get, &id, &mut audit).await
     }
@@ -193,6 +195,33 @@ async fn finish(
     }
 }
 
+/// Header in which a federation router names itself (its own `router` token) when it forwards
+/// an agency's request; the agency's token stays in `Authorization`.
+pub const ROUTER_TOKEN_HEADER: &str = "x-pora-router-token";
+
+/// The subject of the router that forwarded this request, if it says one did. A router token
+/// that does not verify, is not a router's or is revoked refuses the request: an audit record
+/// must not name a router that was not there.
+async fn router_of(req: &HttpRequest, state: &AppState) -> Result<Option<String>, RequestError> {
+    let Some(value) = req.headers().get(ROUTER_TOKEN_HEADER) else {
+        return Ok(None);
+    };
+    let token = value.to_str().map_err(|_| AuthError::RouterInvalid)?;
+    let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
+    let claims = state
+        .auth
+        .verify(token)
+        .map_err(|_| AuthError::RouterInvalid)?;
+    if claims.role != ROUTER_ROLE {
+        return Err(AuthError::RouterInvalid.into());
+    }
+    state.tokens.check(&claims.jti).await.map_err(|e| match e {
+        AuthError::StatusUnavailable => e,
+        _ => AuthError::RouterInvalid,
+    })?;
+    Ok(Some(claims.sub))
+}
+
 fn auth_header(req: &HttpRequest) -> Option<&str> {
     req.headers()
         .get(header::AUTHORIZATION)
@@ -237,15 +266,21 @@ async fn execute(
             return Err(RequestError::MutationOverGet);
         }
     }
-    let schema = state
-        .schemas
-        .get(&session.role)
-        .ok_or(RequestError::NoSchema)?;
-    let role = state
-        .policy
-        .role(&session.role)
-        .ok_or(RequestError::NoSchema)?
-        .clone();
+    let (schema, role) = if session.role == ROUTER_ROLE {
+        (&state.router.0, state.router.1.clone())
+    } else {
+        (
+            state
+                .schemas
+                .get(&session.role)
+                .ok_or(RequestError::NoSchema)?,
+            state
+                .policy
+                .role(&session.role)
+                .ok_or(RequestError::NoSchema)?
+                .clone(),
+        )
+    };
     let engine = Engine::new(state.db.clone(), session, role, id.to_owned());
     let loader = engine.loader();
     let started = schema::builder::ExecutionStarted::default();
