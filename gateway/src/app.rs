@@ -42,6 +42,8 @@ pub struct AppState {
     pub schemas: HashMap<String, async_graphql::dynamic::Schema>,
     /// What a router's own token gets: `_service { sdl }` with the composed SDL.
     pub router: (async_graphql::dynamic::Schema, Arc<schema::RoleView>),
+    /// Schemas of tokens narrowed by scopes, one per distinct scope set.
+    pub scoped: schema::scoped::ScopedSchemas,
     pub auth: Arc<Authenticator>,
     pub metrics: Arc<Metrics>,
     pub audit: crate::audit::AuditLog,
@@ -121,8 +123,8 @@ pub fn router_sdl(
 pub fn build_schemas(
     policy: &Policy,
     config: &Config,
+    limiter: &Arc<RateLimiter>,
 ) -> Result<HashMap<String, async_graphql::dynamic::Schema>, StartError> {
-    let limiter = Arc::new(RateLimiter::new(config.verify_per_minute));
     let options = config.schema_options();
     policy
         .roles
@@ -135,13 +137,17 @@ pub fn build_schemas(
         .collect()
 }
 
-/// Roles a token may be issued for: the policy's, and `router` when routers are configured.
-pub fn issuable_roles(policy: &Policy, config: &Config) -> Vec<String> {
+/// What tokens may be issued for: the policy's roles (scopes within them), and `router` when
+/// routers are configured.
+pub fn issuable(policy: &Policy, config: &Config) -> crate::admin::Issuable {
     let mut roles: Vec<String> = policy.roles.keys().cloned().collect();
     if !config.federation.routers.is_empty() {
         roles.push(ROUTER_ROLE.to_owned());
     }
-    roles
+    crate::admin::Issuable {
+        roles,
+        policy: policy.clone(),
+    }
 }
 
 /// A database URL without its password, for messages.
@@ -170,7 +176,10 @@ impl Application {
         .reloading_from(&config.data_dir, retire_after)
         .with_routers(&config.federation.routers);
         let auth = Arc::new(auth);
-        let schemas = build_schemas(&policy, &config)?;
+        // One limiter for every schema: a token's `verifyDocument` budget is its own.
+        let limiter = Arc::new(RateLimiter::new(config.verify_per_minute));
+        let schemas = build_schemas(&policy, &config, &limiter)?;
+        let scoped = schema::scoped::ScopedSchemas::new(config.schema_options(), limiter);
         let router = (
             schema::federation::router_schema(router_sdl(&schemas)?)
                 .map_err(|e| StartError::Schema(ROUTER_ROLE.to_owned(), e.0))?,
@@ -195,7 +204,7 @@ impl Application {
             store: tokens.clone(),
             auth: auth.clone(),
             config: config.clone(),
-            roles: issuable_roles(&policy, &config),
+            allowed: issuable(&policy, &config),
         }));
         let state = web::Data::new(AppState {
             config,
@@ -203,6 +212,7 @@ impl Application {
             policy,
             schemas,
             router,
+            scoped,
             auth,
             metrics,
             audit,

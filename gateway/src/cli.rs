@@ -99,6 +99,9 @@ pub enum TokenCommand {
         purpose: Option<String>,
         #[arg(long)]
         note: Option<String>,
+        /// Narrow the role: `Incident,Shelter:read,verifyDocument` (see docs/tokens.md).
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
     },
     /// List managed tokens (never their values).
     List {
@@ -169,7 +172,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             command: SchemaCommand::Print { role, federation },
         } => {
             let policy = load_policy(&config).map_err(|e| e.to_string())?;
-            let schemas = crate::app::build_schemas(&policy, &config).map_err(|e| e.to_string())?;
+            let limiter = std::sync::Arc::new(schema::RateLimiter::new(config.verify_per_minute));
+            let schemas =
+                crate::app::build_schemas(&policy, &config, &limiter).map_err(|e| e.to_string())?;
             let Some(role) = role else {
                 print!(
                     "{}",
@@ -203,9 +208,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                     subject,
                     purpose,
                     note,
+                    scopes,
                 },
         } => {
-            let (store, auth, roles) = token_admin(&mut config).await?;
+            let (store, auth, allowed) = token_admin(&mut config).await?;
             let ttl = crate::admin::parse_ttl(&ttl)
                 .ok_or_else(|| format!("`{ttl}` is not a lifetime like 30m, 8h or 90d"))?;
             let max = config.max_token_lifetime(&role);
@@ -218,9 +224,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 purpose,
                 note,
                 issued_by: Some("cli".to_owned()),
+                scopes,
             };
             let (token, _) = store
-                .issue(&auth, request, max, &roles)
+                .issue(&auth, request, max, &allowed)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{token}");
@@ -232,8 +239,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let (store, _, _) = token_admin(&mut config).await?;
             let now = chrono::Utc::now();
             println!(
-                "{:<36}  {:<12}  {:<16}  {:<13}  {:<8}  expires",
-                "id", "role", "agency", "jurisdiction", "state"
+                "{:<36}  {:<12}  {:<16}  {:<13}  {:<8}  {:<25}  scopes",
+                "id", "role", "agency", "jurisdiction", "state", "expires"
             );
             for t in store
                 .list(agency.as_deref())
@@ -247,14 +254,20 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 } else {
                     "active"
                 };
+                let scopes: Vec<String> = serde_json::from_str(&t.scopes).unwrap_or_default();
                 println!(
-                    "{:<36}  {:<12}  {:<16}  {:<13}  {:<8}  {}",
+                    "{:<36}  {:<12}  {:<16}  {:<13}  {:<8}  {:<25}  {}",
                     t.id,
                     t.role,
                     t.agency,
                     t.jurisdiction,
                     state,
-                    t.expires_at.to_rfc3339()
+                    t.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    if scopes.is_empty() {
+                        "(whole role)".to_owned()
+                    } else {
+                        scopes.join(",")
+                    }
                 );
             }
             Ok(())
@@ -336,14 +349,14 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-/// The token store, signer and known roles, for the token commands.
+/// The token store, signer and what may be issued, for the token commands.
 async fn token_admin(
     config: &mut Config,
 ) -> Result<
     (
         std::sync::Arc<crate::admin::TokenStore>,
         Authenticator,
-        Vec<String>,
+        crate::admin::Issuable,
     ),
     String,
 > {
@@ -361,8 +374,8 @@ async fn token_admin(
         policy.roles.keys().cloned().collect(),
     )
     .with_routers(&config.federation.routers);
-    let roles = crate::app::issuable_roles(&policy, config);
-    Ok((crate::admin::TokenStore::new(db), auth, roles))
+    let allowed = crate::app::issuable(&policy, config);
+    Ok((crate::admin::TokenStore::new(db), auth, allowed))
 }
 
 fn print_welcome(app: &Application) {

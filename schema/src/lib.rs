@@ -16,6 +16,7 @@ pub mod mutation;
 pub mod policy;
 pub mod row;
 pub mod rows;
+pub mod scoped;
 pub mod session;
 pub mod sql;
 pub mod statistics;

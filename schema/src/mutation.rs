@@ -431,6 +431,8 @@ pub struct IssueTokenInput {
     pub purpose: Option<String>,
     pub note: Option<String>,
     pub issued_by: String,
+    /// Narrowing scopes; empty: the whole role.
+    pub scopes: Vec<String>,
 }
 
 /// Signs and stores tokens for `issueToken`; the gateway provides it (the schema crate holds
@@ -471,7 +473,12 @@ pub fn issue_token_field() -> (Field, InputObject, async_graphql::dynamic::Objec
                 .description("Lifetime: 30m, 8h, 90d; at most the role's maximum."),
         )
         .field(InputValue::new("purpose", TypeRef::named(TypeRef::STRING)))
-        .field(InputValue::new("note", TypeRef::named(TypeRef::STRING)));
+        .field(InputValue::new("note", TypeRef::named(TypeRef::STRING)))
+        .field(
+            InputValue::new("scopes", TypeRef::named_nn_list(TypeRef::STRING)).description(
+                "Narrow the role: type names (`Incident`, `Shelter:read`), operations, statistics fields. Only what the role has.",
+            ),
+        );
     let field = Field::new("issueToken", TypeRef::named_nn("IssuedToken"), |ctx| {
         FieldFuture::new(async move {
             let engine = engine(&ctx)?;
@@ -494,6 +501,14 @@ pub fn issue_token_field() -> (Field, InputObject, async_graphql::dynamic::Objec
                 purpose: optional("purpose"),
                 note: optional("note"),
                 issued_by: engine.session.subject.clone(),
+                scopes: match args.get("scopes").filter(|v| !v.is_null()) {
+                    Some(list) => list
+                        .list()?
+                        .iter()
+                        .map(|v| v.string().map(str::to_owned))
+                        .collect::<Result<_, _>>()?,
+                    None => Vec::new(),
+                },
             };
             let result: Result<Issued, QueryError> = async {
                 let (token, id) = issuer.0.issue(input).await?;

@@ -174,7 +174,87 @@ pub struct RoleView {
     pub statistics: Vec<StatisticsView>,
 }
 
+/// Operations that answer with rows of a type: a scope naming the operation must name the type.
+const OPERATION_TYPES: &[(&str, &str)] = &[
+    ("revokeToken", "AccessToken"),
+    ("issueToken", "AccessToken"),
+];
+
+/// Why a set of scopes cannot narrow a role.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeRefusal {
+    #[error("scope `{0}` is not part of the role")]
+    NotInRole(String),
+    #[error("scope `{0}` answers with `{1}` rows: name `{1}` (or `{1}:read`) too")]
+    Needs(&'static str, &'static str),
+}
+
+/// Suffix of a scope that grants a type without its writes (`Incident:read`).
+pub const READ_ONLY_SCOPE_SUFFIX: &str = ":read";
+
 impl RoleView {
+    /// This role narrowed to `scopes` (see docs/tokens.md): `Type` keeps a type as the role has
+    /// it, `Type:read` keeps it without writes, an operation or statistics field name keeps that
+    /// root field. Relations to types not kept disappear with them. Scopes only remove: a scope
+    /// naming anything the role does not have is refused (the error names it).
+    pub fn narrowed(&self, scopes: &[String]) -> Result<RoleView, ScopeRefusal> {
+        let mut types: BTreeMap<&'static str, TypeView> = BTreeMap::new();
+        let mut operations = BTreeSet::new();
+        let mut statistics: Vec<StatisticsView> = Vec::new();
+        for scope in scopes {
+            let (name, read_only) = match scope.strip_suffix(READ_ONLY_SCOPE_SUFFIX) {
+                Some(name) => (name, true),
+                None => (scope.as_str(), false),
+            };
+            if let Some(view) = self.types.get(name) {
+                let mut view = view.clone();
+                if read_only {
+                    view.create = false;
+                    view.update = false;
+                    view.writable.clear();
+                }
+                // `Type` and `Type:read` together: the wider one.
+                let wider = types
+                    .get(view.def.name)
+                    .is_none_or(|kept| kept.writable.len() < view.writable.len());
+                if wider {
+                    types.insert(view.def.name, view);
+                }
+            } else if let (false, Some(op)) = (read_only, self.operations.get(name)) {
+                operations.insert(*op);
+            } else if let (false, Some(st)) = (
+                read_only,
+                self.statistics.iter().find(|st| st.def.field == name),
+            ) {
+                if !statistics.iter().any(|kept| kept.def.field == name) {
+                    statistics.push(st.clone());
+                }
+            } else {
+                return Err(ScopeRefusal::NotInRole(scope.clone()));
+            }
+        }
+        for (operation, needs) in OPERATION_TYPES {
+            if operations.contains(operation) && !types.contains_key(needs) {
+                return Err(ScopeRefusal::Needs(operation, needs));
+            }
+        }
+        let kept: BTreeSet<&'static str> = types.keys().copied().collect();
+        let reachable = |kind: &FieldKind| match kind {
+            FieldKind::Relation { target, .. } => kept.contains(target),
+            _ => true,
+        };
+        for view in types.values_mut() {
+            view.fields.retain(|f| reachable(&f.def.kind));
+            view.writable.retain(|f| reachable(&f.kind));
+        }
+        Ok(RoleView {
+            name: self.name.clone(),
+            types,
+            operations,
+            statistics,
+        })
+    }
+
     /// A role that sees nothing (a router's own token).
     pub fn empty(name: &str) -> Self {
         RoleView {

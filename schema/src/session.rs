@@ -12,6 +12,8 @@ pub struct Session {
     pub jurisdiction: String,
     pub token_id: String,
     pub purpose: Option<String>,
+    /// Scopes that narrow the role (sorted, without duplicates); empty: the whole role.
+    pub scopes: Vec<String>,
 }
 
 /// Whether `code` is a well-formed Kemendagri region code (province, city, district or village).

@@ -184,6 +184,26 @@ impl TestApp {
             .expect("sign")
     }
 
+    /// A token for `role` at its demo agency whose `scope` claim is `scope` as given.
+    pub fn token_with_scope(&self, role: &str, scope: &str) -> String {
+        let (agency, jurisdiction) = demo_agency(role);
+        let now = chrono::Utc::now().timestamp();
+        self.sign(&Claims {
+            iss: self.auth.issuer().to_owned(),
+            aud: self.auth.audience().to_owned(),
+            sub: format!("test-{role}-scoped"),
+            exp: now + 3600,
+            nbf: now,
+            iat: now,
+            jti: uuid::Uuid::new_v4().to_string(),
+            role: role.to_owned(),
+            agency: agency.to_owned(),
+            jurisdiction: jurisdiction.to_owned(),
+            purpose: None,
+            scope: Some(scope.to_owned()),
+        })
+    }
+
     pub fn sign(&self, claims: &Claims) -> String {
         self.auth.sign(claims).expect("sign")
     }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use gateway::admin::{IssueRequest, TokenError, TokenStore};
+use gateway::admin::{Issuable, IssueRequest, TokenError, TokenStore};
 use pora_tests::{TestApp, on_both_databases, spawn_with};
 use serde_json::json;
 
@@ -17,15 +17,22 @@ fn request(role: &str, agency: &str, hours: i64) -> IssueRequest {
         purpose: Some("PROTECTION".to_owned()),
         note: Some("liaison laptop".to_owned()),
         issued_by: Some("test".to_owned()),
+        scopes: Vec::new(),
+    }
+}
+
+/// What the gateway lets administrators issue: the policy's roles.
+fn allowed() -> Issuable {
+    let policy = schema::Policy::builtin().expect("policy");
+    Issuable {
+        roles: policy.roles.keys().cloned().collect(),
+        policy,
     }
 }
 
 async fn issue(app: &TestApp, role: &str, agency: &str) -> (String, String) {
     let store = TokenStore::new(app.db.clone());
-    let roles: Vec<String> = schema::policy::ROLES
-        .iter()
-        .map(|r| r.to_string())
-        .collect();
+    let roles = allowed();
     let (token, model) = store
         .issue(
             &app.auth,
@@ -166,10 +173,7 @@ async fn another_gateway_honours_a_revocation_within_a_second(app: TestApp) {
 
 async fn lifetimes_and_roles_are_checked_at_issue(app: TestApp) {
     let store = TokenStore::new(app.db.clone());
-    let roles: Vec<String> = schema::policy::ROLES
-        .iter()
-        .map(|r| r.to_string())
-        .collect();
+    let roles = allowed();
     let too_long = store
         .issue(
             &app.auth,

@@ -28,6 +28,8 @@ pub const LAST_USED_FLUSH: Duration = Duration::from_secs(30);
 pub enum TokenError {
     #[error("unknown role `{0}`")]
     UnknownRole(String),
+    #[error("{0}")]
+    ScopeNotInRole(String),
     #[error("`{0}` is not a region code")]
     BadJurisdiction(String),
     #[error("a {role} token may live at most {max_hours} h; {asked_hours} h was asked")]
@@ -53,6 +55,34 @@ pub struct IssueRequest {
     pub purpose: Option<String>,
     pub note: Option<String>,
     pub issued_by: Option<String>,
+    /// Narrowing scopes (docs/tokens.md); empty: the whole role.
+    pub scopes: Vec<String>,
+}
+
+/// What may be issued: the roles, and each role's view to check scopes against.
+#[derive(Clone, Debug)]
+pub struct Issuable {
+    pub roles: Vec<String>,
+    pub policy: schema::Policy,
+}
+
+impl Issuable {
+    /// The scopes of a request, sorted and without duplicates, if they all lie within `role`.
+    fn scopes(&self, role: &str, scopes: &[String]) -> Result<Vec<String>, TokenError> {
+        let mut scopes = scopes.to_vec();
+        scopes.sort();
+        scopes.dedup();
+        if scopes.is_empty() {
+            return Ok(scopes);
+        }
+        let view = self
+            .policy
+            .role(role)
+            .ok_or_else(|| TokenError::ScopeNotInRole(format!("a {role} token takes no scopes")))?;
+        view.narrowed(&scopes)
+            .map_err(|e| TokenError::ScopeNotInRole(e.to_string()))?;
+        Ok(scopes)
+    }
 }
 
 pub struct TokenStore {
@@ -147,11 +177,12 @@ impl TokenStore {
         auth: &Authenticator,
         request: IssueRequest,
         max_lifetime: chrono::Duration,
-        known_roles: &[String],
+        allowed: &Issuable,
     ) -> Result<(String, access_token::Model), TokenError> {
-        if !known_roles.contains(&request.role) {
+        if !allowed.roles.contains(&request.role) {
             return Err(TokenError::UnknownRole(request.role));
         }
+        let scopes = allowed.scopes(&request.role, &request.scopes)?;
         if !schema::session::is_region_code(&request.jurisdiction) {
             return Err(TokenError::BadJurisdiction(request.jurisdiction));
         }
@@ -175,7 +206,7 @@ impl TokenStore {
             agency: request.agency.clone(),
             jurisdiction: request.jurisdiction.clone(),
             purpose: request.purpose.clone(),
-            scope: Claims::scope_of(&request.role),
+            scope: Claims::scope_of(&request.role, &scopes),
         };
         let model = access_token::Model {
             id: claims.jti.clone(),
@@ -183,7 +214,7 @@ impl TokenStore {
             agency: request.agency,
             role: request.role,
             jurisdiction: request.jurisdiction,
-            scopes: "[]".to_owned(),
+            scopes: serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".to_owned()),
             purpose: request.purpose,
             note: request.note,
             issued_by: request.issued_by,
@@ -272,7 +303,7 @@ pub struct GraphqlIssuer {
     pub store: Arc<TokenStore>,
     pub auth: Arc<Authenticator>,
     pub config: crate::config::Config,
-    pub roles: Vec<String>,
+    pub allowed: Issuable,
 }
 
 #[async_trait::async_trait]
@@ -298,10 +329,11 @@ impl schema::mutation::TokenIssuer for GraphqlIssuer {
             purpose: input.purpose,
             note: input.note,
             issued_by: Some(input.issued_by),
+            scopes: input.scopes,
         };
         match self
             .store
-            .issue(&self.auth, request, max, &self.roles)
+            .issue(&self.auth, request, max, &self.allowed)
             .await
         {
             Ok((token, model)) => Ok((token, model.id)),
@@ -311,6 +343,10 @@ impl schema::mutation::TokenIssuer for GraphqlIssuer {
             }),
             Err(e @ TokenError::UnknownRole(_)) => Err(QueryError::Refused {
                 code: "TOKEN_ROLE_UNKNOWN",
+                message: e.to_string(),
+            }),
+            Err(e @ TokenError::ScopeNotInRole(_)) => Err(QueryError::Refused {
+                code: "TOKEN_SCOPE_NOT_IN_ROLE",
                 message: e.to_string(),
             }),
             Err(e @ TokenError::BadJurisdiction(_)) => Err(QueryError::BadInput(e.to_string())),

@@ -40,9 +40,35 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The `scope` claim of a token of `role`: what routers check (see `schema::federation`).
-    pub fn scope_of(role: &str) -> Option<String> {
-        Some(format!("{}{role}", schema::federation::ROLE_SCOPE_PREFIX))
+    /// The `scope` claim of a token of `role` narrowed to `scopes`: `role:<role>` first (what
+    /// routers check, see `schema::federation`), then the narrowing scopes.
+    pub fn scope_of(role: &str, scopes: &[String]) -> Option<String> {
+        let mut claim = format!("{}{role}", schema::federation::ROLE_SCOPE_PREFIX);
+        for scope in scopes {
+            claim.push(' ');
+            claim.push_str(scope);
+        }
+        Some(claim)
+    }
+
+    /// The narrowing scopes of the `scope` claim, sorted and without duplicates. A `role:`
+    /// entry must name the token's own role.
+    pub fn narrowing_scopes(&self) -> Result<Vec<String>, AuthError> {
+        let mut scopes = Vec::new();
+        for entry in self.scope.as_deref().unwrap_or("").split_whitespace() {
+            match entry.strip_prefix(schema::federation::ROLE_SCOPE_PREFIX) {
+                Some(role) if role == self.role => {}
+                Some(_) => {
+                    return Err(AuthError::ScopeNotInRole(format!(
+                        "scope `{entry}` is not part of the role"
+                    )));
+                }
+                None => scopes.push(entry.to_owned()),
+            }
+        }
+        scopes.sort();
+        scopes.dedup();
+        Ok(scopes)
     }
 }
 
@@ -72,6 +98,8 @@ pub enum AuthError {
     StatusUnavailable,
     #[error("the router token (x-pora-router-token) is not a valid router token")]
     RouterInvalid,
+    #[error("the token's scopes do not fit its role: {0}")]
+    ScopeNotInRole(String),
 }
 
 impl AuthError {
@@ -87,6 +115,7 @@ impl AuthError {
             AuthError::Revoked => "TOKEN_REVOKED",
             AuthError::StatusUnavailable => "TOKEN_STATUS_UNAVAILABLE",
             AuthError::RouterInvalid => "ROUTER_TOKEN_INVALID",
+            AuthError::ScopeNotInRole(_) => "TOKEN_SCOPE_NOT_IN_ROLE",
         }
     }
 }
@@ -187,7 +216,9 @@ impl Authenticator {
             .ok_or(AuthError::Missing)?
             .trim();
         let claims = self.verify(token)?;
+        let scopes = claims.narrowing_scopes()?;
         Ok(Session {
+            scopes,
             subject: claims.sub,
             role: claims.role,
             agency: claims.agency,
@@ -259,7 +290,7 @@ impl Authenticator {
             agency: agency.to_owned(),
             jurisdiction: jurisdiction.to_owned(),
             purpose: None,
-            scope: Claims::scope_of(role),
+            scope: Claims::scope_of(role, &[]),
         };
         self.sign(&claims)
     }

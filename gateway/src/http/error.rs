@@ -48,6 +48,8 @@ impl RequestError {
     pub fn status(&self) -> StatusCode {
         match self {
             RequestError::Auth(AuthError::StatusUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            // Authenticated, but asking for more than the role grants.
+            RequestError::Auth(AuthError::ScopeNotInRole(_)) => StatusCode::FORBIDDEN,
             RequestError::Auth(_) => StatusCode::UNAUTHORIZED,
             RequestError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             RequestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -195,6 +195,48 @@ async fn finish(
     }
 }
 
+/// The schema and view a session gets: its role's, narrowed to its scopes if it has any (built
+/// once per distinct scope set), or the router schema for a router's own token.
+fn schema_for(
+    state: &AppState,
+    session: &schema::Session,
+) -> Result<(async_graphql::dynamic::Schema, Arc<schema::RoleView>), RequestError> {
+    let (schema, role) = if session.role == ROUTER_ROLE {
+        state.router.clone()
+    } else {
+        (
+            state
+                .schemas
+                .get(&session.role)
+                .ok_or(RequestError::NoSchema)?
+                .clone(),
+            state
+                .policy
+                .role(&session.role)
+                .ok_or(RequestError::NoSchema)?
+                .clone(),
+        )
+    };
+    if session.scopes.is_empty() {
+        return Ok((schema, role));
+    }
+    match state.scoped.get(&role, &session.scopes) {
+        Ok(scoped) => {
+            if scoped.built {
+                state.metrics.scoped_schema_built();
+            }
+            Ok((scoped.schema, scoped.view))
+        }
+        Err(schema::scoped::ScopeError::Refused(refusal)) => {
+            Err(AuthError::ScopeNotInRole(refusal.to_string()).into())
+        }
+        Err(schema::scoped::ScopeError::Build(e)) => {
+            tracing::error!(error = %e, "cannot build a scoped schema");
+            Err(RequestError::NoSchema)
+        }
+    }
+}
+
 /// Header in which a federation router names itself (its own `router` token) when it forwards
 /// an agency's request; the agency's token stays in `Authorization`.
 pub const ROUTER_TOKEN_HEADER: &str = "x-pora-router-token";
@@ -266,21 +308,7 @@ async fn execute(
             return Err(RequestError::MutationOverGet);
         }
     }
-    let (schema, role) = if session.role == ROUTER_ROLE {
-        (&state.router.0, state.router.1.clone())
-    } else {
-        (
-            state
-                .schemas
-                .get(&session.role)
-                .ok_or(RequestError::NoSchema)?,
-            state
-                .policy
-                .role(&session.role)
-                .ok_or(RequestError::NoSchema)?
-                .clone(),
-        )
-    };
+    let (schema, role) = schema_for(state, &session)?;
     let engine = Engine::new(state.db.clone(), session, role, id.to_owned());
     let loader = engine.loader();
     let started = schema::builder::ExecutionStarted::default();
@@ -388,13 +416,19 @@ async fn execute(
 }
 
 /// Codes that refuse an operation outright: with no data, the answer is 403.
-const REFUSALS: &[&str] = &["FORBIDDEN", "TOKEN_LIFETIME_TOO_LONG", "TOKEN_ROLE_UNKNOWN"];
+const REFUSALS: &[&str] = &[
+    "FORBIDDEN",
+    "TOKEN_LIFETIME_TOO_LONG",
+    "TOKEN_ROLE_UNKNOWN",
+    "TOKEN_SCOPE_NOT_IN_ROLE",
+];
 
 /// Counters exposed on `/metrics`.
 #[derive(Debug, Default)]
 pub struct Metrics {
     pub sql_statements: std::sync::atomic::AtomicU64,
     pub graphql_requests: std::sync::atomic::AtomicU64,
+    pub scoped_schemas_built: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
@@ -403,12 +437,18 @@ impl Metrics {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
+    pub fn scoped_schema_built(&self) {
+        self.scoped_schemas_built
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn render(&self) -> String {
         use std::sync::atomic::Ordering::Relaxed;
         format!(
-            "# HELP pora_sql_statements_total SQL statements sent to the database.\n# TYPE pora_sql_statements_total counter\npora_sql_statements_total {}\n# HELP pora_graphql_requests_total GraphQL requests executed.\n# TYPE pora_graphql_requests_total counter\npora_graphql_requests_total {}\n",
+            "# HELP pora_sql_statements_total SQL statements sent to the database.\n# TYPE pora_sql_statements_total counter\npora_sql_statements_total {}\n# HELP pora_graphql_requests_total GraphQL requests executed.\n# TYPE pora_graphql_requests_total counter\npora_graphql_requests_total {}\n# HELP pora_scoped_schemas_built_total Schemas built for distinct token scope sets.\n# TYPE pora_scoped_schemas_built_total counter\npora_scoped_schemas_built_total {}\n",
             self.sql_statements.load(Relaxed),
-            self.graphql_requests.load(Relaxed)
+            self.graphql_requests.load(Relaxed),
+            self.scoped_schemas_built.load(Relaxed)
         )
     }
 }
