@@ -32,6 +32,8 @@ pub enum StartError {
     Listen(String, std::io::Error),
     #[error("cannot create data folder {0}: {1}")]
     DataDir(String, std::io::Error),
+    #[error(transparent)]
+    Issuer(#[from] crate::auth::external::IssuerError),
 }
 
 /// What every request handler shares.
@@ -108,6 +110,37 @@ pub async fn connect(
     Ok(db)
 }
 
+/// The configured external issuers, checked, their JWKS files loaded and their JWKS URLs
+/// refreshing in the background.
+async fn trusted_issuers(
+    config: &Config,
+    policy: &Policy,
+) -> Result<Vec<Arc<crate::auth::external::ExternalIssuer>>, StartError> {
+    let roles: Vec<String> = policy.roles.keys().cloned().collect();
+    let mut issuers = Vec::new();
+    for entry in &config.trusted_issuers {
+        if entry.issuer == config.issuer {
+            return Err(crate::auth::external::IssuerError::Config(
+                entry.issuer.clone(),
+                "is this gateway's own issuer".into(),
+            )
+            .into());
+        }
+        let issuer = Arc::new(crate::auth::external::ExternalIssuer::new(
+            entry.clone(),
+            &config.audience,
+            &roles,
+        )?);
+        // Fetched once before serving, so the first token finds the keys.
+        if let Err(e) = issuer.refresh().await {
+            tracing::error!(issuer = %entry.issuer, error = %e, "cannot fetch JWKS; will retry");
+        }
+        issuer.start_refresher();
+        issuers.push(issuer);
+    }
+    Ok(issuers)
+}
+
 /// The composed SDL that routers compose: every role's schema, merged, with its scopes.
 pub fn router_sdl(
     schemas: &HashMap<String, async_graphql::dynamic::Schema>,
@@ -174,7 +207,8 @@ impl Application {
             policy.roles.keys().cloned().collect(),
         )
         .reloading_from(&config.data_dir, retire_after)
-        .with_routers(&config.federation.routers);
+        .with_routers(&config.federation.routers)
+        .with_trusted_issuers(trusted_issuers(&config, &policy).await?);
         let auth = Arc::new(auth);
         // One limiter for every schema: a token's `verifyDocument` budget is its own.
         let limiter = Arc::new(RateLimiter::new(config.verify_per_minute));

@@ -262,7 +262,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                     t.agency,
                     t.jurisdiction,
                     state,
-                    t.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    t.expires_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     if scopes.is_empty() {
                         "(whole role)".to_owned()
                     } else {

@@ -60,6 +60,8 @@ pub struct Config {
     pub max_token_hours: std::collections::BTreeMap<String, i64>,
     /// Apollo Federation: which callers are routers.
     pub federation: FederationConfig,
+    /// Identity providers whose tokens are accepted (`[[trusted_issuers]]`, docs/tokens.md).
+    pub trusted_issuers: Vec<crate::auth::external::TrustedIssuerConfig>,
 }
 
 /// `[federation]`: see docs/federation.md.
@@ -95,6 +97,7 @@ impl Default for Config {
             default_max_token_hours: 12,
             max_token_hours: std::collections::BTreeMap::new(),
             federation: FederationConfig::default(),
+            trusted_issuers: Vec::new(),
         }
     }
 }

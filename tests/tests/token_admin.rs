@@ -82,9 +82,46 @@ async fn issued_tokens_are_listed_without_their_values(app: TestApp) {
     );
 }
 
+/// Sends one request with `token` on an open keep-alive connection; the response head.
+async fn on_connection(stream: &mut tokio::net::TcpStream, token: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = r#"{"query":"{ viewer { role } }"}"#;
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nhost: gateway\r\nconnection: keep-alive\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            stream.read(&mut byte).await.expect("read"),
+            1,
+            "connection closed early"
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).expect("utf-8").to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("content-length");
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.expect("body");
+    head
+}
+
 async fn a_revoked_token_is_refused_on_the_very_next_request(app: TestApp) {
     let (token, id) = issue(&app, "police", "POLRES-JKP").await;
     assert_eq!(app.query(&token, "{ viewer { role } }").await.status, 200);
+    // A client holding a keep-alive connection that this token used.
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut connection = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let head = on_connection(&mut connection, &token).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
     let revoke = "mutation($id: ID!) { revokeToken(id: $id) { id revokedAt revokedBy } }";
     let reply = app
         .query_vars(&app.token("admin"), revoke, json!({ "id": id }))
@@ -94,6 +131,15 @@ async fn a_revoked_token_is_refused_on_the_very_next_request(app: TestApp) {
     assert_eq!(refused.status, 401);
     assert_eq!(refused.code(), Some("TOKEN_REVOKED"));
     assert!(refused.body.get("data").is_none());
+    // Its next request on the open connection is refused, and the gateway closes it.
+    let head = on_connection(&mut connection, &token).await;
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    let mut rest = [0u8; 1];
+    let read = tokio::io::AsyncReadExt::read(&mut connection, &mut rest)
+        .await
+        .unwrap_or(0);
+    assert_eq!(read, 0, "the connection is closed after the refusal");
 }
 
 async fn agencies_revoke_their_own_tokens_only(app: TestApp) {

@@ -3,6 +3,7 @@
 //! Tokens are EdDSA (Ed25519) only: the algorithm is pinned, so `alg: none`, HS256 signed with
 //! the public key and every other algorithm are refused before any key is used.
 
+pub mod external;
 pub mod keys;
 
 use chrono::Utc;
@@ -137,6 +138,8 @@ pub struct Authenticator {
     known_roles: Vec<String>,
     /// Subjects that may hold `ROUTER_ROLE` tokens.
     router_subjects: Vec<String>,
+    /// Identity providers whose tokens are accepted too.
+    trusted: Vec<std::sync::Arc<external::ExternalIssuer>>,
 }
 
 impl Authenticator {
@@ -155,7 +158,17 @@ impl Authenticator {
             audience: audience.to_owned(),
             known_roles,
             router_subjects: Vec::new(),
+            trusted: Vec::new(),
         }
+    }
+
+    /// Accepts tokens of these external issuers as well.
+    pub fn with_trusted_issuers(
+        mut self,
+        issuers: Vec<std::sync::Arc<external::ExternalIssuer>>,
+    ) -> Self {
+        self.trusted = issuers;
+        self
     }
 
     /// Accepts `ROUTER_ROLE` tokens of these subjects (none by default).
@@ -208,14 +221,14 @@ impl Authenticator {
     }
 
     /// The session of an `Authorization` header value.
-    pub fn authenticate(&self, header: Option<&str>) -> Result<Session, AuthError> {
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Session, AuthError> {
         let header = header.ok_or(AuthError::Missing)?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or(AuthError::Missing)?
             .trim();
-        let claims = self.verify(token)?;
+        let claims = self.verify_any(token).await?;
         let scopes = claims.narrowing_scopes()?;
         Ok(Session {
             scopes,
@@ -228,6 +241,30 @@ impl Authenticator {
         })
     }
 
+    /// Verifies a token of this gateway or of a trusted issuer, chosen by its `iss`. A token
+    /// of any other issuer is refused.
+    pub async fn verify_any(&self, token: &str) -> Result<Claims, AuthError> {
+        #[derive(Deserialize)]
+        struct Issuer {
+            iss: Option<String>,
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
+        // Unverified: only to pick the keys that will verify it.
+        let issuer = jsonwebtoken::dangerous::insecure_decode::<Issuer>(token)
+            .map_err(|_| AuthError::Invalid)?
+            .claims
+            .iss;
+        match issuer.as_deref() {
+            Some(iss) if iss == self.issuer => self.verify(token),
+            Some(iss) => match self.trusted.iter().find(|t| t.issuer() == iss) {
+                Some(trusted) => trusted.verify(token, &header).await,
+                None => Err(AuthError::WrongIssuer),
+            },
+            None => Err(AuthError::Invalid),
+        }
+    }
+
+    /// Verifies a token signed by this gateway's keys.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
         if header.alg != Algorithm::EdDSA {

@@ -73,6 +73,9 @@ impl RequestError {
             .insert_header(("x-request-id", request_id));
         match self {
             RequestError::Auth(_) => {
+                // A refused token (revoked, expired, …) also loses the keep-alive connection
+                // it came on: the client must connect again, with a valid token.
+                response.force_close();
                 response.insert_header((
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"pora\""),

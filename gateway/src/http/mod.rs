@@ -83,7 +83,7 @@ async fn handle(
     let started = Instant::now();
     let mut audit = AuditRecord::new(&id);
     let result: Result<HttpResponse, RequestError> = async {
-        let session = state.auth.authenticate(auth_header(req))?;
+        let session = state.auth.authenticate(auth_header(req)).await?;
         audit.session(&session);
         state.tokens.check(&session.token_id).await?;
         audit.via = router_of(req, state).await?;
