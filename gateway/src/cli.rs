@@ -79,6 +79,34 @@ pub enum SchemaCommand {
     },
 }
 
+/// Where a managed token stands.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenState {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl TokenState {
+    fn of(token: &entities::access_token::Model, now: chrono::DateTime<chrono::Utc>) -> Self {
+        if token.revoked_at.is_some() {
+            TokenState::Revoked
+        } else if token.expires_at < now {
+            TokenState::Expired
+        } else {
+            TokenState::Active
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            TokenState::Active => "active",
+            TokenState::Expired => "expired",
+            TokenState::Revoked => "revoked",
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
     /// Issue a managed token (stored, revocable); prints only the token.
@@ -103,10 +131,14 @@ pub enum TokenCommand {
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
     },
-    /// List managed tokens (never their values).
+    /// List managed tokens (never their values), newest first.
     List {
         #[arg(long)]
         agency: Option<String>,
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long, value_enum)]
+        state: Option<TokenState>,
     },
     /// Revoke a token by id (its `jti`); refused from the next request on.
     Revoke { id: String },
@@ -234,7 +266,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Token {
-            command: TokenCommand::List { agency },
+            command:
+                TokenCommand::List {
+                    agency,
+                    role,
+                    state,
+                },
         } => {
             let (store, _, _) = token_admin(&mut config).await?;
             let now = chrono::Utc::now();
@@ -247,13 +284,12 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?
             {
-                let state = if t.revoked_at.is_some() {
-                    "revoked"
-                } else if t.expires_at < now {
-                    "expired"
-                } else {
-                    "active"
-                };
+                let current = TokenState::of(&t, now);
+                if role.as_ref().is_some_and(|r| *r != t.role)
+                    || state.is_some_and(|s| s != current)
+                {
+                    continue;
+                }
                 let scopes: Vec<String> = serde_json::from_str(&t.scopes).unwrap_or_default();
                 println!(
                     "{:<36}  {:<12}  {:<16}  {:<13}  {:<8}  {:<25}  {}",
@@ -261,7 +297,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                     t.role,
                     t.agency,
                     t.jurisdiction,
-                    state,
+                    current.name(),
                     t.expires_at
                         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     if scopes.is_empty() {
