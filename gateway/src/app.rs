@@ -118,7 +118,17 @@ async fn trusted_issuers(
 ) -> Result<Vec<Arc<crate::auth::external::ExternalIssuer>>, StartError> {
     let roles: Vec<String> = policy.roles.keys().cloned().collect();
     let mut issuers = Vec::new();
-    for entry in &config.trusted_issuers {
+    for (i, entry) in config.trusted_issuers.iter().enumerate() {
+        if config.trusted_issuers[..i]
+            .iter()
+            .any(|e| e.issuer == entry.issuer)
+        {
+            return Err(crate::auth::external::IssuerError::Config(
+                entry.issuer.clone(),
+                "is configured twice".into(),
+            )
+            .into());
+        }
         if entry.issuer == config.issuer {
             return Err(crate::auth::external::IssuerError::Config(
                 entry.issuer.clone(),

@@ -45,7 +45,7 @@ pub struct Config {
     pub max_complexity: usize,
     pub default_page_size: u32,
     pub max_page_size: u32,
-    /// `verifyDocument` calls per token per minute.
+    /// `verifyDocument` calls per caller per minute.
     pub verify_per_minute: u32,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,

@@ -71,7 +71,7 @@ pub struct SchemaOptions {
     pub max_complexity: usize,
     pub default_page_size: u32,
     pub max_page_size: u32,
-    /// `verifyDocument` calls allowed per token per minute.
+    /// `verifyDocument` calls allowed per caller per minute.
     pub verify_per_minute: u32,
 }
 
@@ -87,7 +87,10 @@ impl Default for SchemaOptions {
     }
 }
 
-/// Sliding-window limit on point lookups, per token.
+/// Callers tracked before idle ones are forgotten.
+const MAX_TRACKED_CALLERS: usize = 10_000;
+
+/// Sliding-window limit on point lookups, per caller (`Session::caller_key`).
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     per_minute: u32,
@@ -102,11 +105,18 @@ impl RateLimiter {
         }
     }
 
-    /// Records a call by `token`; false when the token has used up its minute.
-    pub fn allow(&self, token: &str) -> bool {
+    /// Records a call by `caller`; false when the caller has used up its minute.
+    pub fn allow(&self, caller: &str) -> bool {
         let now = Instant::now();
         let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        let window = calls.entry(token.to_owned()).or_default();
+        if calls.len() >= MAX_TRACKED_CALLERS {
+            // Forget callers idle for a minute, so the map cannot grow without bound.
+            calls.retain(|_, w| {
+                w.back()
+                    .is_some_and(|t| now.duration_since(*t) <= Duration::from_secs(60))
+            });
+        }
+        let window = calls.entry(caller.to_owned()).or_default();
         while window
             .front()
             .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60))
@@ -204,7 +214,7 @@ pub(crate) fn value_type(kind: Kind, nullable: bool) -> TypeRef {
 }
 
 /// Notes in the request's audit trail that `row` (of `type_name`) was returned.
-fn note_row(
+pub(crate) fn note_row(
     ctx: &ResolverContext<'_>,
     type_name: &'static str,
     person_column: Option<&'static str>,
@@ -707,7 +717,7 @@ fn verify_document_field() -> (Field, Object) {
             FieldFuture::new(async move {
                 let engine = engine(&ctx)?;
                 let limiter = ctx.data::<Arc<RateLimiter>>()?;
-                if !limiter.allow(&engine.session.token_id) {
+                if !limiter.allow(&engine.session.caller_key()) {
                     return Err(QueryError::RateLimited.to_graphql(&engine.request_id));
                 }
                 let document = ctx.args.try_get("documentNumber")?.string()?.to_owned();
@@ -759,7 +769,7 @@ fn verify_document_field() -> (Field, Object) {
         "unhcrCaseNumber",
         TypeRef::named_nn(TypeRef::STRING),
     ))
-    .description("Checks one UNHCR document against its case number. Rate-limited per token.");
+    .description("Checks one UNHCR document against its case number. Rate-limited per caller.");
     let object = Object::new("DocumentVerification")
         .field(
             getter::<Verification>("valid", TypeRef::named_nn(TypeRef::BOOLEAN), |v| {
@@ -805,7 +815,9 @@ fn person_access_report_field() -> (Field, Object) {
             let engine = engine(&ctx)?;
             let person = ctx.args.try_get("personId")?.string()?.to_owned();
             let result: Result<Vec<PersonAccess>, QueryError> = async {
-                if engine.role.types.contains_key("Person") {
+                // The whole role decides, not the token's scopes: a scope that leaves Person
+                // out must not lift the check.
+                if engine.base.types.contains_key("Person") {
                     let mut visible = Sql::new("t.id = ");
                     visible.bind(person.clone());
                     if engine.count("Person", visible).await? == 0 {

@@ -123,7 +123,10 @@ fn wanted(
 /// dynamic schemas cannot put a null into a list of union members, so the resolver notes the
 /// gaps here and `EntityGapsExtension` answers `null` for them without resolving them.
 #[derive(Debug, Default)]
-pub(crate) struct EntityGaps(std::sync::Mutex<BTreeSet<(String, usize)>>);
+pub(crate) struct EntityGaps(
+    std::sync::Mutex<BTreeSet<(String, usize)>>,
+    std::sync::Mutex<BTreeSet<String>>,
+);
 
 /// Gives each request its `EntityGaps`, and answers `null` at the positions noted there.
 pub(crate) struct EntityGapsExtension;
@@ -177,6 +180,18 @@ pub(crate) fn resolve_entities(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
         let response_key = ctx.item.node.response_key().node.to_string();
         let gaps = ctx.data::<std::sync::Arc<EntityGaps>>()?.clone();
         let result: Result<Vec<FieldValue>, QueryError> = async {
+            // Gaps are kept per response key: two `_entities` under one key (merged by the
+            // executor) would mix their answers.
+            if !gaps
+                .1
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(response_key.clone())
+            {
+                return Err(QueryError::BadInput(
+                    "each `_entities` selection needs its own alias".into(),
+                ));
+            }
             let representations = ctx
                 .args
                 .try_get("representations")
@@ -199,7 +214,8 @@ pub(crate) fn resolve_entities(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
                     .or_default()
                     .insert(&w.value);
             }
-            let mut found: HashMap<(&'static str, &'static str, String), crate::row::Row> =
+            // `None`: the key matched several rows (a non-unique key), which resolves to null.
+            let mut found: HashMap<(&'static str, &'static str, String), Option<crate::row::Row>> =
                 HashMap::new();
             for ((type_name, column), values) in batches {
                 let mut condition = Sql::new(format!("t.{column} IN ("));
@@ -215,7 +231,10 @@ pub(crate) fn resolve_entities(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
                     .await?
                 {
                     if let Some(value) = row.key(column) {
-                        found.insert((type_name, column, value), row);
+                        found
+                            .entry((type_name, column, value))
+                            .and_modify(|seen| *seen = None)
+                            .or_insert(Some(row));
                     }
                 }
             }
@@ -223,15 +242,25 @@ pub(crate) fn resolve_entities(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
             Ok(wanted
                 .into_iter()
                 .enumerate()
-                .map(
-                    |(index, w)| match found.get(&(w.type_name, w.key.column, w.value)) {
-                        Some(row) => FieldValue::owned_any(row.clone()).with_type(w.type_name),
-                        None => {
+                .map(|(index, w)| {
+                    match found.get(&(w.type_name, w.key.column, w.value)) {
+                        Some(Some(row)) => {
+                            // Audited even when only `__typename` is asked: the answer tells
+                            // the row exists for this role.
+                            let person_column = engine
+                                .role
+                                .types
+                                .get(w.type_name)
+                                .and_then(|v| v.def.person_column);
+                            crate::builder::note_row(&ctx, w.type_name, person_column, row);
+                            FieldValue::owned_any(row.clone()).with_type(w.type_name)
+                        }
+                        _ => {
                             gaps.insert((response_key.clone(), index));
                             FieldValue::owned_any(()).with_type(w.type_name)
                         }
-                    },
-                )
+                    }
+                })
                 .collect())
         }
         .await;

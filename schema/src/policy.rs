@@ -175,10 +175,11 @@ pub struct RoleView {
 }
 
 /// Operations that answer with rows of a type: a scope naming the operation must name the type.
-const OPERATION_TYPES: &[(&str, &str)] = &[
-    ("revokeToken", "AccessToken"),
-    ("issueToken", "AccessToken"),
-];
+const OPERATION_TYPES: &[(&str, &str)] = &[("revokeToken", "AccessToken")];
+
+/// Operations no narrowed token may have: issuing tokens from a narrowed token would mint
+/// tokens wider than itself.
+const WHOLE_ROLE_ONLY: &[&str] = &["issueToken"];
 
 /// Why a set of scopes cannot narrow a role.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -187,6 +188,8 @@ pub enum ScopeRefusal {
     NotInRole(String),
     #[error("scope `{0}` answers with `{1}` rows: name `{1}` (or `{1}:read`) too")]
     Needs(&'static str, &'static str),
+    #[error("`{0}` cannot be a scope: only a token with its whole role may use it")]
+    WholeRoleOnly(String),
 }
 
 /// Suffix of a scope that grants a type without its writes (`Incident:read`).
@@ -196,12 +199,16 @@ impl RoleView {
     /// This role narrowed to `scopes` (see docs/tokens.md): `Type` keeps a type as the role has
     /// it, `Type:read` keeps it without writes, an operation or statistics field name keeps that
     /// root field. Relations to types not kept disappear with them. Scopes only remove: a scope
-    /// naming anything the role does not have is refused (the error names it).
+    /// naming anything the role does not have is refused (the error names it), and so is
+    /// `issueToken`. Only the schema narrows: row filters stay the whole role's (`Engine::base`).
     pub fn narrowed(&self, scopes: &[String]) -> Result<RoleView, ScopeRefusal> {
         let mut types: BTreeMap<&'static str, TypeView> = BTreeMap::new();
         let mut operations = BTreeSet::new();
         let mut statistics: Vec<StatisticsView> = Vec::new();
         for scope in scopes {
+            if WHOLE_ROLE_ONLY.contains(&scope.as_str()) {
+                return Err(ScopeRefusal::WholeRoleOnly(scope.clone()));
+            }
             let (name, read_only) = match scope.strip_suffix(READ_ONLY_SCOPE_SUFFIX) {
                 Some(name) => (name, true),
                 None => (scope.as_str(), false),

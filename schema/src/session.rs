@@ -4,6 +4,8 @@
 /// schema crate only reads it (row filters bind its agency and jurisdiction as parameters).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
+    /// Who issued the token (`iss`): this gateway or a trusted identity provider.
+    pub issuer: String,
     pub subject: String,
     pub role: String,
     /// The agency's code (`KANIM-JKP`), as in `agencies.code`.
@@ -14,6 +16,14 @@ pub struct Session {
     pub purpose: Option<String>,
     /// Scopes that narrow the role (sorted, without duplicates); empty: the whole role.
     pub scopes: Vec<String>,
+}
+
+impl Session {
+    /// One key per caller, however many tokens it holds: limits are per caller, so minting
+    /// fresh tokens does not buy a fresh allowance.
+    pub fn caller_key(&self) -> String {
+        format!("{}\u{0}{}", self.issuer, self.subject)
+    }
 }
 
 /// Whether `code` is a well-formed Kemendagri region code (province, city, district or village).

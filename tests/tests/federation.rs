@@ -290,6 +290,104 @@ async fn cases_resolve_by_unhcr_case_number_where_the_role_reads_it(app: TestApp
             assert!(by_number.code().is_some(), "{role_name} has no such key");
         }
     }
+    // The number is not unique in the data: a number two cases share names neither.
+    let first: String = rows[0].try_get_by("unhcr_case_number").expect("number");
+    let second: String = rows[1].try_get_by("id").expect("id");
+    app.db
+        .execute_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            format!("UPDATE cases SET unhcr_case_number = '{first}' WHERE id = '{second}'"),
+        ))
+        .await
+        .expect("update");
+    let reply = app
+        .query(
+            &app.token("unhcr"),
+            &format!("{{ _entities(representations: [{{__typename: \"Case\", unhcrCaseNumber: \"{first}\"}}]) {{ ... on Case {{ id }} }} }}"),
+        )
+        .await;
+    assert_eq!(reply.data()["_entities"], json!([null]));
+}
+
+async fn entities_are_audited_and_answered_once_per_response_key(app: TestApp) {
+    let token = app.token("unhcr");
+    let ids = ids_of(&app, CATALOGUE.get("Person").expect("Person")).await;
+    let visible = app
+        .query(&token, "{ persons(first: 500) { nodes { id } } }")
+        .await;
+    let visible: BTreeSet<String> = visible.data()["persons"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["id"].as_str().expect("id").to_owned())
+        .collect();
+    // Only `__typename`: the answer still tells which persons exist for the role, so the
+    // audit names them.
+    let reply = app
+        .query(
+            &token,
+            &format!(
+                "{{ _entities(representations: {}) {{ __typename }} }}",
+                representations("Person", &ids[..30])
+            ),
+        )
+        .await;
+    let answered: BTreeSet<String> = ids[..30]
+        .iter()
+        .zip(reply.data()["_entities"].as_array().expect("list"))
+        .filter(|(_, e)| !e.is_null())
+        .map(|(id, _)| id.clone())
+        .collect();
+    let expected: BTreeSet<String> = ids[..30]
+        .iter()
+        .filter(|id| visible.contains(*id))
+        .cloned()
+        .collect();
+    assert_eq!(answered, expected);
+    let rows = app
+        .db
+        .query_all_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            format!(
+                "SELECT person_ids FROM audit_events WHERE request_id = '{}'",
+                reply.request_id
+            ),
+        ))
+        .await
+        .expect("audit");
+    let persons: String = rows[0].try_get_by("person_ids").expect("person_ids");
+    let persons: BTreeSet<String> = serde_json::from_str(&persons).expect("json");
+    assert_eq!(persons, expected);
+
+    // Two `_entities` under one response key would have their answers merged: refused.
+    let twice = app
+        .query(
+            &token,
+            &format!(
+                "{{ _entities(representations: {}) {{ __typename }} ... on Query {{ _entities(representations: {}) {{ __typename }} }} }}",
+                representations("Person", &ids[..2]),
+                representations("Person", &ids[2..4])
+            ),
+        )
+        .await;
+    assert!(
+        twice.body["errors"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty()),
+        "{}",
+        twice.body
+    );
+    let aliased = app
+        .query(
+            &token,
+            &format!(
+                "{{ a: _entities(representations: {}) {{ __typename }} b: _entities(representations: {}) {{ __typename }} }}",
+                representations("Person", &ids[..2]),
+                representations("Person", &ids[2..4])
+            ),
+        )
+        .await;
+    assert_eq!(aliased.data()["a"].as_array().map(Vec::len), Some(2));
 }
 
 async fn a_batch_of_representations_costs_one_statement_per_type(app: TestApp) {
@@ -649,6 +747,7 @@ on_both_databases!(
     config = with_router;
     entities_resolve_under_each_roles_fields_and_rows,
     cases_resolve_by_unhcr_case_number_where_the_role_reads_it,
+    entities_are_audited_and_answered_once_per_response_key,
     a_batch_of_representations_costs_one_statement_per_type,
     the_composed_sdl_names_exactly_the_roles_of_every_coordinate,
     routers_read_the_sdl_and_are_named_in_the_audit,

@@ -138,8 +138,15 @@ async fn each_scope_narrows_every_role_to_exactly_what_it_names(app: TestApp) {
             checked += 1;
         }
         for operation in &role.operations {
+            if *operation == "issueToken" {
+                // A narrowed token would mint tokens wider than itself.
+                let token = app.token_with_scope(role_name, "issueToken AccessToken");
+                let reply = app.query(&token, "{ viewer { role } }").await;
+                assert_eq!(reply.code(), Some("TOKEN_SCOPE_NOT_IN_ROLE"));
+                continue;
+            }
             // Operations answering with tokens need the token type named with them.
-            let scope = if matches!(*operation, "revokeToken" | "issueToken") {
+            let scope = if *operation == "revokeToken" {
                 format!("{operation} AccessToken:read")
             } else {
                 operation.to_string()
@@ -165,6 +172,77 @@ async fn each_scope_narrows_every_role_to_exactly_what_it_names(app: TestApp) {
         }
     }
     assert!(checked > 60, "only {checked} scopes checked");
+}
+
+/// Scopes narrow the schema, never the rows: for every role and every type it can list, the
+/// rows a token scoped to that type sees are the rows of the whole role (row filters that
+/// depend on other types included).
+async fn scopes_leave_the_rows_of_the_role_unchanged(app: TestApp) {
+    let policy = Policy::builtin().expect("policy");
+    let mut compared = 0;
+    for (role_name, role) in &policy.roles {
+        let whole = app.token(role_name);
+        // The audit log grows with every query, these included; its filter (`own_agency`)
+        // depends on no other type.
+        for view in role
+            .types
+            .values()
+            .filter(|v| v.list && v.def.name != "AuditEvent")
+        {
+            let query = format!(
+                "{{ {}(first: 500) {{ totalCount nodes {{ id }} }} }}",
+                view.def.list_field
+            );
+            let scoped = app.token_with_scope(role_name, &format!("{}:read", view.def.name));
+            let expected = app.query(&whole, &query).await;
+            let got = app.query(&scoped, &query).await;
+            assert_eq!(
+                got.data(),
+                expected.data(),
+                "{role_name} scoped to {}",
+                view.def.name
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 30, "only {compared} lists compared");
+}
+
+/// Operations keep their checks under narrowing: a report on a person the role cannot see is
+/// refused alike, and an agency's tokens are revoked alike.
+async fn operations_keep_the_roles_checks_when_narrowed(app: TestApp) {
+    use sea_orm::ConnectionTrait;
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT p.id FROM persons p WHERE NOT EXISTS (SELECT 1 FROM unhcr_registrations r WHERE r.person_id = p.id) ORDER BY p.id LIMIT 1".to_owned(),
+        ))
+        .await
+        .expect("unregistered person");
+    let hidden: String = rows[0].try_get_by("id").expect("id");
+    let report = format!("{{ personAccessReport(personId: \"{hidden}\") {{ agency }} }}");
+    for token in [
+        app.token("unhcr"),
+        app.token_with_scope("unhcr", "personAccessReport"),
+    ] {
+        let reply = app.query(&token, &report).await;
+        assert_eq!(reply.code(), Some("NOT_FOUND"), "{}", reply.body);
+    }
+
+    let admin = app.token("admin");
+    let issue = "mutation { issueToken(input: {role: \"iom\", agency: \"IOM-JKT\", jurisdiction: \"31.71\", subject: \"x\", ttl: \"1h\"}) { token } }";
+    for _ in 0..2 {
+        app.query(&admin, issue).await.data();
+    }
+    let scoped = app.token_with_scope("admin", "revokeTokensOfAgency");
+    let revoked = app
+        .query(
+            &scoped,
+            "mutation { revokeTokensOfAgency(agency: \"IOM-JKT\") }",
+        )
+        .await;
+    assert_eq!(revoked.data()["revokeTokensOfAgency"], json!(2));
 }
 
 async fn scoped_tokens_reach_nothing_outside_their_scopes(app: TestApp) {
@@ -348,6 +426,8 @@ async fn administrators_issue_scoped_tokens(app: TestApp) {
 
 on_both_databases!(
     each_scope_narrows_every_role_to_exactly_what_it_names,
+    scopes_leave_the_rows_of_the_role_unchanged,
+    operations_keep_the_roles_checks_when_narrowed,
     scoped_tokens_reach_nothing_outside_their_scopes,
     scopes_outside_the_role_are_refused,
     one_schema_is_built_per_distinct_scope_set,

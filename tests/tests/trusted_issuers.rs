@@ -153,6 +153,20 @@ async fn tokens_are_mapped_narrowed_and_audited(backend: Backend) {
         .expect("audit");
     let subject: String = rows[0].try_get_by("subject").expect("subject");
     assert_eq!(subject, "liaison-7");
+    // The token id names its issuer: no provider's `jti` can pass for another's.
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!(
+                "SELECT token_id FROM audit_events WHERE request_id = '{}'",
+                reply.request_id
+            ),
+        ))
+        .await
+        .expect("audit");
+    let token_id: String = rows[0].try_get_by("token_id").expect("token_id");
+    assert!(token_id.starts_with(&format!("{ISSUER}#")), "{token_id}");
 }
 
 async fn what_an_issuer_may_not_do_is_refused(backend: Backend) {
@@ -255,6 +269,17 @@ async fn what_an_issuer_may_not_do_is_refused(backend: Backend) {
             "TOKEN_INVALID",
         ),
         (
+            "a role claim that is not a string",
+            key.sign(&with(|c| {
+                c.insert(
+                    "pora".into(),
+                    json!({ "role": ["unhcr"], "region": "31.71" }),
+                );
+            })),
+            401,
+            "TOKEN_INVALID",
+        ),
+        (
             "a scope outside the role",
             key.sign(&with(|c| {
                 c.insert("scp".into(), json!("Shelter personStatistics issueToken"));
@@ -272,6 +297,90 @@ async fn what_an_issuer_may_not_do_is_refused(backend: Backend) {
             reply.body
         );
         assert!(reply.body.get("data").is_none(), "{what}");
+    }
+}
+
+async fn keys_are_used_only_as_their_jwks_says(backend: Backend) {
+    let pinned = IdpKey::new("pinned");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("unhcr-jwks.json");
+    // A JWK that pins another algorithm, and one meant for encryption.
+    let mut wrong_alg = pinned.jwk();
+    wrong_alg["alg"] = json!("ES256");
+    let encryption = IdpKey::new("enc");
+    let mut enc = encryption.jwk();
+    enc["use"] = json!("enc");
+    std::fs::write(&file, json!({ "keys": [wrong_alg, enc] }).to_string()).expect("write");
+    let app = start(backend, vec![unhcr_issuer(json!({ "jwks_file": file }))]).await;
+    for token in [pinned.sign(&idp_claims()), encryption.sign(&idp_claims())] {
+        let reply = viewer(&app, &token).await;
+        assert_eq!((reply.status, reply.code()), (401, Some("TOKEN_INVALID")));
+    }
+    // An identity provider's own scopes are not read unless a scope claim is mapped.
+    let mut unmapped = unhcr_issuer(json!({ "jwks_file": file }));
+    unmapped.claims.scope = String::new();
+    let plain = IdpKey::new("plain");
+    std::fs::write(&file, jwks(&[&plain])).expect("write");
+    let app = start(backend, vec![unmapped]).await;
+    let oidc = plain.sign(&with(|c| {
+        c.insert("scope".into(), json!("openid profile email"));
+    }));
+    viewer(&app, &oidc).await.data();
+}
+
+async fn configuration_mistakes_stop_the_start(backend: Backend) {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("jwks.json");
+    std::fs::write(&file, jwks(&[&IdpKey::new("k")])).expect("write");
+    let cases = [
+        (
+            "a JWKS URL over plain http",
+            vec![unhcr_issuer(
+                json!({ "jwks_url": "http://idp.example/certs" }),
+            )],
+        ),
+        (
+            "the same issuer twice",
+            vec![
+                unhcr_issuer(json!({ "jwks_file": file })),
+                unhcr_issuer(json!({ "jwks_file": file })),
+            ],
+        ),
+        (
+            "a role the policy lacks",
+            vec![unhcr_issuer(
+                json!({ "jwks_file": file, "roles": ["refugee"] }),
+            )],
+        ),
+        (
+            "a symmetric algorithm",
+            vec![unhcr_issuer(
+                json!({ "jwks_file": file, "algorithms": ["HS256"] }),
+            )],
+        ),
+        ("no keys at all", vec![unhcr_issuer(json!({}))]),
+        (
+            "an unreadable JWKS file",
+            vec![unhcr_issuer(
+                json!({ "jwks_file": dir.path().join("missing.json") }),
+            )],
+        ),
+    ];
+    for (what, entries) in cases {
+        let data = tempfile::tempdir().expect("dir");
+        let mut config = gateway::Config {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            data_dir: data.path().to_owned(),
+            demo_data: false,
+            trusted_issuers: entries,
+            ..gateway::Config::default()
+        };
+        if backend == Backend::Postgres {
+            // The check comes before any database is touched; SQLite stands in.
+            config.database_url = None;
+        }
+        let result = gateway::Application::build(config).await;
+        assert!(result.is_err(), "{what} must stop the start");
     }
 }
 
@@ -404,6 +513,8 @@ macro_rules! on_both_databases {
 
 on_both_databases!(
     tokens_are_mapped_narrowed_and_audited,
+    keys_are_used_only_as_their_jwks_says,
+    configuration_mistakes_stop_the_start,
     what_an_issuer_may_not_do_is_refused,
     a_key_taken_out_of_the_file_stops_at_once_and_a_new_one_starts,
     a_jwks_url_is_refreshed_for_new_kids_at_most_once_per_interval,

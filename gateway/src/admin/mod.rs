@@ -85,9 +85,19 @@ impl Issuable {
     }
 }
 
+/// What a token's row says.
+#[derive(Clone, Copy, Debug)]
+struct TokenStatus {
+    stored: bool,
+    revoked: bool,
+}
+
+/// Token statuses cached before stale ones are dropped.
+const MAX_CACHED_STATUSES: usize = 10_000;
+
 pub struct TokenStore {
     db: DatabaseConnection,
-    status: Mutex<HashMap<String, (Instant, bool)>>,
+    status: Mutex<HashMap<String, (Instant, TokenStatus)>>,
     used: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
@@ -141,10 +151,10 @@ impl TokenStore {
             status
                 .get(token_id)
                 .filter(|(at, _)| at.elapsed() < STATUS_TTL)
-                .map(|(_, revoked)| *revoked)
+                .map(|(_, known)| *known)
         };
-        let revoked = match cached {
-            Some(revoked) => revoked,
+        let known = match cached {
+            Some(known) => known,
             None => {
                 let row = access_token::Entity::find_by_id(token_id.to_owned())
                     .one(&self.db)
@@ -153,21 +163,29 @@ impl TokenStore {
                         tracing::error!(error = %e, "token status unavailable");
                         AuthError::StatusUnavailable
                     })?;
-                let revoked = row.is_some_and(|r| r.revoked_at.is_some());
-                self.status
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(token_id.to_owned(), (Instant::now(), revoked));
-                revoked
+                let known = TokenStatus {
+                    stored: row.is_some(),
+                    revoked: row.is_some_and(|r| r.revoked_at.is_some()),
+                };
+                let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+                if status.len() >= MAX_CACHED_STATUSES {
+                    // Only fresh answers are of use: drop the stale ones.
+                    status.retain(|_, (at, _)| at.elapsed() < STATUS_TTL);
+                }
+                status.insert(token_id.to_owned(), (Instant::now(), known));
+                known
             }
         };
-        if revoked {
+        if known.revoked {
             return Err(AuthError::Revoked);
         }
-        self.used
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(token_id.to_owned(), Utc::now());
+        // Only stored tokens have a `lastUsedAt` to keep.
+        if known.stored {
+            self.used
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(token_id.to_owned(), Utc::now());
+        }
         Ok(())
     }
 
@@ -286,14 +304,18 @@ impl TokenStore {
     }
 }
 
-/// `8h`, `90d`, `30m` → a duration.
+/// `8h`, `90d`, `30m` → a duration; `None` for anything else (or a lifetime out of range).
 pub fn parse_ttl(text: &str) -> Option<chrono::Duration> {
-    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
+    let unit = text.chars().last()?;
+    let number = &text[..text.len() - unit.len_utf8()];
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let n: i64 = number.parse().ok()?;
     match unit {
-        "m" => Some(chrono::Duration::minutes(n)),
-        "h" => Some(chrono::Duration::hours(n)),
-        "d" => Some(chrono::Duration::days(n)),
+        'm' => chrono::Duration::try_minutes(n),
+        'h' => chrono::Duration::try_hours(n),
+        'd' => chrono::Duration::try_days(n),
         _ => None,
     }
 }
@@ -368,5 +390,9 @@ mod tests {
         assert_eq!(parse_ttl("8"), None);
         assert_eq!(parse_ttl("h"), None);
         assert_eq!(parse_ttl(""), None);
+        assert_eq!(parse_ttl("1é"), None);
+        assert_eq!(parse_ttl("é"), None);
+        assert_eq!(parse_ttl("-5h"), None);
+        assert_eq!(parse_ttl("999999999999999d"), None);
     }
 }

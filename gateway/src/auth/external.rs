@@ -47,7 +47,8 @@ pub struct ClaimMapping {
     pub role: String,
     pub agency: String,
     pub jurisdiction: String,
-    /// A space-separated string or an array of strings.
+    /// A space-separated string or an array of strings. Empty (the default): scopes are not
+    /// read, since an identity provider's own scopes (`openid profile`) are not the gateway's.
     pub scope: String,
     pub token_id: String,
     pub purpose: String,
@@ -60,7 +61,7 @@ impl Default for ClaimMapping {
             role: "role".into(),
             agency: "agency".into(),
             jurisdiction: "jurisdiction".into(),
-            scope: "scope".into(),
+            scope: String::new(),
             token_id: "jti".into(),
             purpose: "purpose".into(),
         }
@@ -120,22 +121,32 @@ pub enum IssuerError {
     Config(String, String),
 }
 
+/// A verification key, and the one algorithm its JWK pins, if it pins one.
+#[derive(Clone)]
+struct Key {
+    key: DecodingKey,
+    algorithm: Option<Algorithm>,
+}
+
+/// What identifies one version of the JWKS file: a rename or rewrite changes it.
+type FileStamp = (SystemTime, u64, u64, i64);
+
 /// The keys of one issuer, by `kid`: the file's and the URL's, each replaced whole when read
 /// again, so a key removed from the JWKS stops verifying.
 #[derive(Default)]
 struct KeySet {
-    from_file: HashMap<String, DecodingKey>,
-    from_url: HashMap<String, DecodingKey>,
-    /// The JWKS file's modification time and length when it was read.
-    file_stamp: Option<(SystemTime, u64)>,
+    from_file: HashMap<String, Key>,
+    from_url: HashMap<String, Key>,
+    /// The JWKS file as it was when read; `None`: never read, or gone.
+    file_stamp: Option<FileStamp>,
 }
 
 impl KeySet {
-    fn get(&self, kid: &str) -> Option<&DecodingKey> {
+    fn get(&self, kid: &str) -> Option<&Key> {
         self.from_file.get(kid).or_else(|| self.from_url.get(kid))
     }
 
-    fn only(&self) -> Option<&DecodingKey> {
+    fn only(&self) -> Option<&Key> {
         let mut all = self.from_file.values().chain(self.from_url.values());
         match (all.next(), all.next()) {
             (Some(key), None) => Some(key),
@@ -154,41 +165,65 @@ pub struct ExternalIssuer {
     client: Option<reqwest::Client>,
 }
 
-fn parse_jwks(text: &str) -> Result<HashMap<String, DecodingKey>, String> {
+/// The signing keys of a JWKS: symmetric keys and keys meant for encryption are left out.
+fn parse_jwks(text: &str) -> Result<HashMap<String, Key>, String> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, PublicKeyUse};
     let set: JwkSet = serde_json::from_str(text).map_err(|e| format!("not a JWKS: {e}"))?;
     let mut keys = HashMap::new();
     for jwk in &set.keys {
-        if matches!(
-            jwk.algorithm,
-            jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)
-        ) {
+        if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_))
+            || matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption))
+        {
             continue;
         }
         let Some(kid) = &jwk.common.key_id else {
             continue;
         };
+        let algorithm = match jwk.common.key_algorithm {
+            None => None,
+            Some(alg) => match alg.to_string().parse::<Algorithm>() {
+                Ok(alg) => Some(alg),
+                // A key for something other than signing.
+                Err(_) => continue,
+            },
+        };
         if let Ok(key) = DecodingKey::from_jwk(jwk) {
-            keys.insert(kid.clone(), key);
+            keys.insert(kid.clone(), Key { key, algorithm });
         }
     }
     Ok(keys)
 }
 
-fn file_stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
+fn file_stamp(path: &std::path::Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
+    Some((
+        meta.modified().ok()?,
+        meta.len(),
+        meta.ino(),
+        meta.ctime_nsec(),
+    ))
 }
 
-/// A claim by (possibly dotted) name.
+/// A claim by name: a top-level claim of exactly that name (URL-named claims contain dots),
+/// else a dotted path into nested claims (`org.agency`).
 fn claim<'a>(claims: &'a Value, name: &str) -> Option<&'a Value> {
-    name.split('.').try_fold(claims, |v, part| v.get(part))
+    if name.is_empty() {
+        return None;
+    }
+    claims
+        .get(name)
+        .or_else(|| name.split('.').try_fold(claims, |v, part| v.get(part)))
+        .filter(|v| !v.is_null())
 }
 
-fn claim_str(claims: &Value, name: &str) -> Option<String> {
-    claim(claims, name)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+/// A string claim: absent is `None`; present but not a non-empty string refuses the token.
+fn claim_str(claims: &Value, name: &str) -> Result<Option<String>, AuthError> {
+    match claim(claims, name) {
+        None => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+        Some(_) => Err(AuthError::Invalid),
+    }
 }
 
 impl ExternalIssuer {
@@ -203,6 +238,16 @@ impl ExternalIssuer {
         let err = |m: String| IssuerError::Config(name.clone(), m);
         if config.jwks_file.is_none() && config.jwks_url.is_none() {
             return Err(err("needs `jwks_file` or `jwks_url`".into()));
+        }
+        if let Some(url) = &config.jwks_url {
+            let loopback = url.starts_with("http://127.0.0.1")
+                || url.starts_with("http://localhost")
+                || url.starts_with("http://[::1]");
+            if !url.starts_with("https://") && !loopback {
+                return Err(err(format!(
+                    "`jwks_url` {url} must be https (plain http only on loopback)"
+                )));
+            }
         }
         if config.roles.is_empty() {
             return Err(err(
@@ -252,7 +297,10 @@ impl ExternalIssuer {
             client,
             config,
         };
-        if issuer.config.jwks_file.is_some() {
+        if let Some(path) = &issuer.config.jwks_file {
+            if file_stamp(path).is_none() {
+                return Err(err(format!("cannot read JWKS file {}", path.display())));
+            }
             issuer.reload_file().map_err(err)?;
         }
         Ok(issuer)
@@ -266,17 +314,28 @@ impl ExternalIssuer {
         &self.config
     }
 
-    /// Reads the JWKS file again if it changed; Ok(true) when it did.
+    /// Reads the JWKS file again if it changed; Ok(true) when it did. A file that is gone
+    /// takes its keys with it (the operator removed the issuer's keys).
     fn reload_file(&self) -> Result<bool, String> {
         let Some(path) = &self.config.jwks_file else {
             return Ok(false);
         };
         let stamp = file_stamp(path);
-        if stamp.is_some() && self.read_keys().file_stamp == stamp {
+        if self.read_keys().file_stamp == stamp {
             return Ok(false);
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("JWKS file {}: {e}", path.display()))?;
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                let mut set = self.keys.write().unwrap_or_else(|e| e.into_inner());
+                set.from_file.clear();
+                set.file_stamp = None;
+                return Err(format!(
+                    "JWKS file {}: {e}; its keys are dropped",
+                    path.display()
+                ));
+            }
+        };
         let keys = parse_jwks(&text).map_err(|e| format!("JWKS file {}: {e}", path.display()))?;
         let mut set = self.keys.write().unwrap_or_else(|e| e.into_inner());
         set.from_file = keys;
@@ -328,7 +387,7 @@ impl ExternalIssuer {
         self.keys.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn key(&self, kid: Option<&str>) -> Option<DecodingKey> {
+    fn key(&self, kid: Option<&str>) -> Option<Key> {
         let set = self.read_keys();
         match kid {
             Some(kid) => set.get(kid).cloned(),
@@ -372,47 +431,52 @@ impl ExternalIssuer {
                 self.key(header.kid.as_deref()).ok_or(AuthError::Invalid)?
             }
         };
+        if key.algorithm.is_some_and(|pinned| pinned != header.alg) {
+            return Err(AuthError::Invalid);
+        }
         let mut validation = Validation::new(header.alg);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.config.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let data = jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| match e
-            .kind()
-        {
-            ErrorKind::ExpiredSignature => AuthError::Expired,
-            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-            ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
-            ErrorKind::InvalidAudience => AuthError::WrongAudience,
-            _ => AuthError::Invalid,
-        })?;
+        let data =
+            jsonwebtoken::decode::<Value>(token, &key.key, &validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => AuthError::Expired,
+                    ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                    ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+                    ErrorKind::InvalidAudience => AuthError::WrongAudience,
+                    _ => AuthError::Invalid,
+                }
+            })?;
         self.map_claims(token, &data.claims)
     }
 
     fn map_claims(&self, token: &str, claims: &Value) -> Result<Claims, AuthError> {
         let map = &self.config.claims;
-        let role = match claim_str(claims, &map.role) {
+        let role = match claim_str(claims, &map.role)? {
             Some(role) => role,
+            // Only a truly absent role claim takes the issuer's single role.
             None if self.config.roles.len() == 1 => self.config.roles[0].clone(),
             None => return Err(AuthError::UnknownRole),
         };
         if !self.config.roles.contains(&role) {
             return Err(AuthError::UnknownRole);
         }
-        let agency = match (&self.config.agency, claim_str(claims, &map.agency)) {
+        let agency = match (&self.config.agency, claim_str(claims, &map.agency)?) {
             (Some(fixed), Some(claimed)) if *fixed != claimed => return Err(AuthError::Invalid),
             (Some(fixed), _) => fixed.clone(),
             (None, Some(claimed)) => claimed,
             (None, None) => return Err(AuthError::Invalid),
         };
-        let jurisdiction = claim_str(claims, &map.jurisdiction).ok_or(AuthError::Invalid)?;
+        let jurisdiction = claim_str(claims, &map.jurisdiction)?.ok_or(AuthError::Invalid)?;
         if !schema::session::is_region_code(&jurisdiction) {
             return Err(AuthError::Invalid);
         }
-        let subject = claim_str(claims, &map.subject).ok_or(AuthError::Invalid)?;
+        let subject = claim_str(claims, &map.subject)?.ok_or(AuthError::Invalid)?;
         let scope = match claim(claims, &map.scope) {
-            None | Some(Value::Null) => None,
+            None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Array(items)) => Some(
                 items
@@ -423,12 +487,16 @@ impl ExternalIssuer {
             ),
             Some(_) => return Err(AuthError::Invalid),
         };
-        // Revocation works by token id: without one, the token's own hash is its id.
-        let jti = claim_str(claims, &map.token_id).unwrap_or_else(|| {
-            let digest = Sha256::digest(token.as_bytes());
-            let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-            format!("ext-{hex}")
-        });
+        // The id names the issuer, so no identity provider's `jti` can pass for a managed
+        // token's or another provider's; without a `jti`, the token's own hash stands in.
+        let jti = match claim_str(claims, &map.token_id)? {
+            Some(jti) => jti,
+            None => {
+                let digest = Sha256::digest(token.as_bytes());
+                digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+            }
+        };
+        let jti = format!("{}#{jti}", self.config.issuer);
         let number = |name: &str| claims.get(name).and_then(Value::as_i64).unwrap_or(0);
         Ok(Claims {
             iss: self.config.issuer.clone(),
@@ -441,7 +509,7 @@ impl ExternalIssuer {
             role,
             agency,
             jurisdiction,
-            purpose: claim_str(claims, &map.purpose),
+            purpose: claim_str(claims, &map.purpose)?,
             scope,
         })
     }

@@ -232,6 +232,7 @@ impl Authenticator {
         let scopes = claims.narrowing_scopes()?;
         Ok(Session {
             scopes,
+            issuer: claims.iss,
             subject: claims.sub,
             role: claims.role,
             agency: claims.agency,

@@ -85,8 +85,9 @@ async fn handle(
     let result: Result<HttpResponse, RequestError> = async {
         let session = state.auth.authenticate(auth_header(req)).await?;
         audit.session(&session);
-        state.tokens.check(&session.token_id).await?;
+        // The router first: a refusal of the agency's token still records who forwarded it.
         audit.via = router_of(req, state).await?;
+        state.tokens.check(&session.token_id).await?;
         let params = params.await?;
         execute(req, state, session, params, is_get, &id, &mut audit).await
     }
@@ -195,12 +196,20 @@ async fn finish(
     }
 }
 
-/// The schema and view a session gets: its role's, narrowed to its scopes if it has any (built
-/// once per distinct scope set), or the router schema for a router's own token.
+/// The schema a session gets with the view it exposes and the whole role's view: its role's,
+/// narrowed to its scopes if it has any (built once per distinct scope set), or the router
+/// schema for a router's own token.
 fn schema_for(
     state: &AppState,
     session: &schema::Session,
-) -> Result<(async_graphql::dynamic::Schema, Arc<schema::RoleView>), RequestError> {
+) -> Result<
+    (
+        async_graphql::dynamic::Schema,
+        Arc<schema::RoleView>,
+        Arc<schema::RoleView>,
+    ),
+    RequestError,
+> {
     let (schema, role) = if session.role == ROUTER_ROLE {
         state.router.clone()
     } else {
@@ -218,14 +227,14 @@ fn schema_for(
         )
     };
     if session.scopes.is_empty() {
-        return Ok((schema, role));
+        return Ok((schema, role.clone(), role));
     }
     match state.scoped.get(&role, &session.scopes) {
         Ok(scoped) => {
             if scoped.built {
                 state.metrics.scoped_schema_built();
             }
-            Ok((scoped.schema, scoped.view))
+            Ok((scoped.schema, scoped.view, role))
         }
         Err(schema::scoped::ScopeError::Refused(refusal)) => {
             Err(AuthError::ScopeNotInRole(refusal.to_string()).into())
@@ -308,8 +317,8 @@ async fn execute(
             return Err(RequestError::MutationOverGet);
         }
     }
-    let (schema, role) = schema_for(state, &session)?;
-    let engine = Engine::new(state.db.clone(), session, role, id.to_owned());
+    let (schema, role, base) = schema_for(state, &session)?;
+    let engine = Engine::new(state.db.clone(), session, role, base, id.to_owned());
     let loader = engine.loader();
     let started = schema::builder::ExecutionStarted::default();
     let trail = Arc::new(schema::audit::AuditTrail::default());
