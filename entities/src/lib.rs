@@ -6,6 +6,7 @@
 pub mod access_token;
 pub mod action_item;
 pub mod agency;
+pub mod agency_cutoff;
 pub mod audit_event;
 pub mod case;
 pub mod immigration_record;

@@ -8,6 +8,7 @@ mod m20261127_000001_create_case_tables;
 mod m20261127_000002_create_audit_events;
 mod m20261127_000003_create_access_tokens;
 mod m20261128_000004_audit_events_via;
+mod m20261128_000005_create_agency_cutoffs;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_create_audit_events::Migration),
             Box::new(m20261127_000003_create_access_tokens::Migration),
             Box::new(m20261128_000004_audit_events_via::Migration),
+            Box::new(m20261128_000005_create_agency_cutoffs::Migration),
         ]
     }
 }

@@ -349,6 +349,32 @@ async fn revoke_where(engine: &Engine, condition: Sql) -> Result<Vec<String>, Qu
     Ok(ids)
 }
 
+/// What `TokenRevoked` is called with after an agency's cut-off changed: the prefix, then the
+/// agency code.
+pub const AGENCY_CUTOFF_PREFIX: &str = "agency-cutoff:";
+
+/// Records that every token of `agency` issued until now is refused.
+async fn cut_off_agency(engine: &Engine, agency: &str) -> Result<(), QueryError> {
+    use entities::agency_cutoff;
+    use sea_orm::{ActiveValue, ColumnTrait, EntityTrait, QueryFilter};
+    let txn = engine.db.begin().await?;
+    engine.count_statement();
+    agency_cutoff::Entity::delete_many()
+        .filter(agency_cutoff::Column::Agency.eq(agency))
+        .exec(&txn)
+        .await?;
+    engine.count_statement();
+    agency_cutoff::Entity::insert(agency_cutoff::ActiveModel {
+        agency: ActiveValue::Set(agency.to_owned()),
+        revoked_before: ActiveValue::Set(Utc::now()),
+        revoked_by: ActiveValue::Set(engine.session.subject.clone()),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 fn forget_all(ctx: &async_graphql::dynamic::ResolverContext<'_>, ids: &[String]) {
     if let Some(hook) = ctx.data_opt::<TokenRevoked>() {
         for id in ids {
@@ -400,11 +426,17 @@ pub fn revocation_fields(operations: &std::collections::BTreeSet<&'static str>) 
                         let engine = engine(&ctx)?;
                         let agency = ctx.args.try_get("agency")?.string()?.to_owned();
                         let mut condition = Sql::new("t.agency = ");
-                        condition.bind(agency);
-                        let revoked = revoke_where(&engine, condition)
-                            .await
-                            .map_err(|e| e.to_graphql(&engine.request_id))?;
+                        condition.bind(agency.clone());
+                        let revoked = async {
+                            let revoked = revoke_where(&engine, condition).await?;
+                            cut_off_agency(&engine, &agency).await?;
+                            Ok::<_, QueryError>(revoked)
+                        }
+                        .await
+                        .map_err(|e| e.to_graphql(&engine.request_id))?;
                         forget_all(&ctx, &revoked);
+                        // The cut-off reaches this process's cache at once too.
+                        forget_all(&ctx, &[format!("{AGENCY_CUTOFF_PREFIX}{agency}")]);
                         Ok(Some(FieldValue::value(revoked.len() as i32)))
                     })
                 },
@@ -413,7 +445,7 @@ pub fn revocation_fields(operations: &std::collections::BTreeSet<&'static str>) 
                 "agency",
                 TypeRef::named_nn(TypeRef::STRING),
             ))
-            .description("Revokes every live token of an agency; answers how many."),
+            .description("Revokes every live token of an agency (answers how many stored tokens), and cuts the agency off: every token of it issued until now is refused, also tokens that are not stored (development tokens, identity providers' tokens)."),
         );
     }
     fields

@@ -13,6 +13,8 @@ pub struct Session {
     /// A Kemendagri region-code prefix: `31`, `31.71`, `31.71.01` or `31.71.01.1001`.
     pub jurisdiction: String,
     pub token_id: String,
+    /// When the token was issued (`iat`, Unix seconds; 0 if it does not say).
+    pub issued_at: i64,
     pub purpose: Option<String>,
     /// Scopes that narrow the role (sorted, without duplicates); empty: the whole role.
     pub scopes: Vec<String>,

@@ -181,6 +181,62 @@ async fn agencies_revoke_their_own_tokens_only(app: TestApp) {
     );
 }
 
+async fn cutting_an_agency_off_reaches_tokens_that_are_not_stored(app: TestApp) {
+    // Development tokens (signed, never stored) of two agencies, and a stored one.
+    let police_dev = app.token("police");
+    let iom_dev = app.token("iom");
+    let (police_stored, _) = issue(&app, "police", "POLRES-JKP").await;
+    for token in [&police_dev, &iom_dev, &police_stored] {
+        assert_eq!(app.query(token, "{ viewer { role } }").await.status, 200);
+    }
+    let reply = app
+        .query(
+            &app.token("admin"),
+            "mutation { revokeTokensOfAgency(agency: \"POLRES-JKP\") }",
+        )
+        .await;
+    assert_eq!(
+        reply.data()["revokeTokensOfAgency"],
+        json!(1),
+        "one stored token"
+    );
+    for token in [&police_dev, &police_stored] {
+        let refused = app.query(token, "{ viewer { role } }").await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (401, Some("TOKEN_REVOKED"))
+        );
+    }
+    assert_eq!(
+        app.query(&iom_dev, "{ viewer { role } }").await.status,
+        200,
+        "other agencies keep working"
+    );
+    // Tokens issued after the cut-off let the agency back in.
+    let later = {
+        let now = chrono::Utc::now().timestamp();
+        gateway::auth::Claims {
+            iss: "pora-gateway".into(),
+            aud: "pora".into(),
+            sub: "officer-after".into(),
+            exp: now + 600,
+            nbf: now,
+            iat: now + 2,
+            jti: uuid::Uuid::new_v4().to_string(),
+            role: "police".into(),
+            agency: "POLRES-JKP".into(),
+            jurisdiction: "31.71".into(),
+            purpose: None,
+            scope: None,
+        }
+    };
+    let readmitted = app.sign(&later);
+    assert_eq!(
+        app.query(&readmitted, "{ viewer { role } }").await.status,
+        200
+    );
+}
+
 async fn another_gateway_honours_a_revocation_within_a_second(app: TestApp) {
     let (url, dir) = (app.database_url.clone(), app.data_dir.clone());
     let second = spawn_with(app.backend, |c| {
@@ -324,6 +380,7 @@ on_both_databases!(
     issued_tokens_are_listed_without_their_values,
     a_revoked_token_is_refused_on_the_very_next_request,
     agencies_revoke_their_own_tokens_only,
+    cutting_an_agency_off_reaches_tokens_that_are_not_stored,
     another_gateway_honours_a_revocation_within_a_second,
     lifetimes_and_roles_are_checked_at_issue,
 );

@@ -167,6 +167,16 @@ async fn tokens_are_mapped_narrowed_and_audited(backend: Backend) {
         .expect("audit");
     let token_id: String = rows[0].try_get_by("token_id").expect("token_id");
     assert!(token_id.starts_with(&format!("{ISSUER}#")), "{token_id}");
+
+    // Cutting the agency off reaches the provider's tokens too, though none is stored.
+    app.query(
+        &app.token("admin"),
+        "mutation { revokeTokensOfAgency(agency: \"UNHCR-JKT\") }",
+    )
+    .await
+    .data();
+    let refused = viewer(&app, &token).await;
+    assert_eq!((refused.status, refused.code()), (401, Some("TOKEN_REVOKED")));
 }
 
 async fn what_an_issuer_may_not_do_is_refused(backend: Backend) {

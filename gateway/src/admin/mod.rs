@@ -92,12 +92,18 @@ struct TokenStatus {
     revoked: bool,
 }
 
+/// Agency → tokens issued at or before this Unix second are refused.
+type Cutoffs = Arc<HashMap<String, i64>>;
+
 /// Token statuses cached before stale ones are dropped.
 const MAX_CACHED_STATUSES: usize = 10_000;
 
 pub struct TokenStore {
     db: DatabaseConnection,
     status: Mutex<HashMap<String, (Instant, TokenStatus)>>,
+    /// Agency cut-offs (agency → tokens issued at or before this Unix second are refused),
+    /// and when they were read.
+    cutoffs: Mutex<Option<(Instant, Cutoffs)>>,
     used: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
@@ -106,8 +112,33 @@ impl TokenStore {
         Arc::new(TokenStore {
             db,
             status: Mutex::default(),
+            cutoffs: Mutex::default(),
             used: Mutex::default(),
         })
+    }
+
+    /// The agency cut-offs, read again when older than `STATUS_TTL`.
+    async fn cutoffs(&self) -> Result<Cutoffs, AuthError> {
+        if let Some((at, cutoffs)) = &*self.cutoffs.lock().unwrap_or_else(|e| e.into_inner())
+            && at.elapsed() < STATUS_TTL
+        {
+            return Ok(cutoffs.clone());
+        }
+        let rows = entities::agency_cutoff::Entity::find()
+            .all(&self.db)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "agency cut-offs unavailable");
+                AuthError::StatusUnavailable
+            })?;
+        let cutoffs: Cutoffs = Arc::new(
+            rows.into_iter()
+                .map(|r| (r.agency, r.revoked_before.timestamp()))
+                .collect(),
+        );
+        *self.cutoffs.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), cutoffs.clone()));
+        Ok(cutoffs)
     }
 
     /// Writes `lastUsedAt` every `LAST_USED_FLUSH`, for as long as the store lives.
@@ -144,8 +175,22 @@ impl TokenStore {
         Ok(())
     }
 
-    /// Refuses a revoked token, and any token whose status cannot be read.
-    pub async fn check(&self, token_id: &str) -> Result<(), AuthError> {
+    /// Refuses a revoked token, a token of a cut-off agency issued before the cut-off, and any
+    /// token whose status cannot be read.
+    pub async fn check(
+        &self,
+        token_id: &str,
+        agency: &str,
+        issued_at: i64,
+    ) -> Result<(), AuthError> {
+        if self
+            .cutoffs()
+            .await?
+            .get(agency)
+            .is_some_and(|before| issued_at <= *before)
+        {
+            return Err(AuthError::Revoked);
+        }
         let cached = {
             let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
             status
@@ -296,7 +341,13 @@ impl TokenStore {
     }
 
     /// Drops the cached status of `id`, so this process sees a change at once.
+    /// Drops the cached status of `id` (and, for an agency cut-off, the cached cut-offs), so
+    /// this process sees a change at once.
     pub fn forget(&self, id: &str) {
+        if id.starts_with(schema::mutation::AGENCY_CUTOFF_PREFIX) {
+            *self.cutoffs.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            return;
+        }
         self.status
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -232,6 +232,7 @@ impl Authenticator {
         let scopes = claims.narrowing_scopes()?;
         Ok(Session {
             scopes,
+            issued_at: claims.iat,
             issuer: claims.iss,
             subject: claims.sub,
             role: claims.role,

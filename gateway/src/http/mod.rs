@@ -87,7 +87,10 @@ async fn handle(
         audit.session(&session);
         // The router first: a refusal of the agency's token still records who forwarded it.
         audit.via = router_of(req, state).await?;
-        state.tokens.check(&session.token_id).await?;
+        state
+            .tokens
+            .check(&session.token_id, &session.agency, session.issued_at)
+            .await?;
         let params = params.await?;
         execute(req, state, session, params, is_get, &id, &mut audit).await
     }
@@ -266,10 +269,14 @@ async fn router_of(req: &HttpRequest, state: &AppState) -> Result<Option<String>
     if claims.role != ROUTER_ROLE {
         return Err(AuthError::RouterInvalid.into());
     }
-    state.tokens.check(&claims.jti).await.map_err(|e| match e {
-        AuthError::StatusUnavailable => e,
-        _ => AuthError::RouterInvalid,
-    })?;
+    state
+        .tokens
+        .check(&claims.jti, &claims.agency, claims.iat)
+        .await
+        .map_err(|e| match e {
+            AuthError::StatusUnavailable => e,
+            _ => AuthError::RouterInvalid,
+        })?;
     Ok(Some(claims.sub))
 }
 
