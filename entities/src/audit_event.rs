@@ -32,6 +32,8 @@ pub struct Model {
     pub duration_ms: i64,
     /// Subject of the federation router that forwarded the request, if one did.
     pub via: Option<String>,
+    /// The scopes that narrowed the token (space-separated); none: the whole role.
+    pub scopes: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }

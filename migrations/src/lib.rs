@@ -9,6 +9,7 @@ mod m20261127_000002_create_audit_events;
 mod m20261127_000003_create_access_tokens;
 mod m20261128_000004_audit_events_via;
 mod m20261128_000005_create_agency_cutoffs;
+mod m20261128_000006_audit_events_scopes;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_create_access_tokens::Migration),
             Box::new(m20261128_000004_audit_events_via::Migration),
             Box::new(m20261128_000005_create_agency_cutoffs::Migration),
+            Box::new(m20261128_000006_audit_events_scopes::Migration),
         ]
     }
 }

@@ -945,6 +945,7 @@ fn build() -> Catalogue {
                 col("outcome", "outcome", String),
                 col("durationMs", "duration_ms", BigInt),
                 opt("via", "via", String),
+                opt("scopes", "scopes", String),
                 col("prevHash", "prev_hash", String),
                 col("hash", "hash", String),
             ],

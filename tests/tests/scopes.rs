@@ -260,6 +260,27 @@ async fn scoped_tokens_reach_nothing_outside_their_scopes(app: TestApp) {
         same.data(),
         "a scope keeps the role's rows and fields"
     );
+    // The audit says the answer went to a narrowed token, and to which scopes.
+    use sea_orm::ConnectionTrait;
+    for (reply, expected) in [(&incidents, Some("Incident Shelter")), (&same, None)] {
+        let rows = app
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(
+                app.db.get_database_backend(),
+                format!(
+                    "SELECT scopes FROM audit_events WHERE request_id = '{}'",
+                    reply.request_id
+                ),
+            ))
+            .await
+            .expect("audit");
+        let scopes: Option<String> = rows[0].try_get_by("scopes").expect("scopes");
+        assert_eq!(scopes.as_deref(), expected);
+    }
+    assert!(matches!(
+        gateway::audit::verify(&app.db).await.expect("verify"),
+        gateway::audit::Verification::Intact { .. }
+    ));
     for (hidden, never) in [
         (
             "{ incidents(first: 1) { nodes { involvedPersons { id } } } }",

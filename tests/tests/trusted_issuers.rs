@@ -176,7 +176,10 @@ async fn tokens_are_mapped_narrowed_and_audited(backend: Backend) {
     .await
     .data();
     let refused = viewer(&app, &token).await;
-    assert_eq!((refused.status, refused.code()), (401, Some("TOKEN_REVOKED")));
+    assert_eq!(
+        (refused.status, refused.code()),
+        (401, Some("TOKEN_REVOKED"))
+    );
 }
 
 async fn what_an_issuer_may_not_do_is_refused(backend: Backend) {

@@ -63,6 +63,8 @@ pub struct AuditRecord {
     pub duration_ms: i64,
     /// The federation router that forwarded the request, if one did.
     pub via: Option<String>,
+    /// The scopes that narrowed the token, if any.
+    pub scopes: Option<String>,
 }
 
 impl AuditRecord {
@@ -83,6 +85,7 @@ impl AuditRecord {
             outcome: Outcome::Ok,
             duration_ms: 0,
             via: None,
+            scopes: None,
         }
     }
 
@@ -92,6 +95,7 @@ impl AuditRecord {
         self.agency = Some(session.agency.clone());
         self.role = Some(session.role.clone());
         self.purpose = session.purpose.clone();
+        self.scopes = (!session.scopes.is_empty()).then(|| session.scopes.join(" "));
     }
 
     fn model(&self, prev_hash: &str) -> audit_event::Model {
@@ -113,6 +117,7 @@ impl AuditRecord {
             outcome: self.outcome.as_str().to_owned(),
             duration_ms: self.duration_ms,
             via: self.via.clone(),
+            scopes: self.scopes.clone(),
             prev_hash: prev_hash.to_owned(),
             hash: String::new(),
         };
@@ -122,7 +127,8 @@ impl AuditRecord {
 }
 
 /// SHA-256 over the previous hash and every column but `seq` and `hash`, in a fixed order.
-/// `via` joins the list only when set, so events written before it existed keep their hash.
+/// `via` and `scopes` join the list only when set, so events written before they existed keep
+/// their hash.
 pub fn event_hash(e: &audit_event::Model) -> String {
     let mut content = serde_json::json!([
         e.prev_hash,
@@ -141,8 +147,13 @@ pub fn event_hash(e: &audit_event::Model) -> String {
         e.outcome,
         e.duration_ms,
     ]);
-    if let (Some(via), Some(list)) = (&e.via, content.as_array_mut()) {
-        list.push(serde_json::json!({ "via": via }));
+    if let Some(list) = content.as_array_mut() {
+        if let Some(via) = &e.via {
+            list.push(serde_json::json!({ "via": via }));
+        }
+        if let Some(scopes) = &e.scopes {
+            list.push(serde_json::json!({ "scopes": scopes }));
+        }
     }
     hex(&Sha256::digest(content.to_string().as_bytes()))
 }
