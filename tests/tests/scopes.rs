@@ -344,6 +344,26 @@ async fn scopes_outside_the_role_are_refused(app: TestApp) {
                 reply.body
             );
             assert!(reply.body.get("data").is_none());
+            // The refusal is audited with who asked.
+            use sea_orm::ConnectionTrait;
+            let rows = app
+                .db
+                .query_all_raw(sea_orm::Statement::from_string(
+                    app.db.get_database_backend(),
+                    format!(
+                        "SELECT subject, outcome FROM audit_events WHERE request_id = '{}'",
+                        reply.request_id
+                    ),
+                ))
+                .await
+                .expect("audit");
+            let subject: Option<String> = rows[0].try_get_by("subject").expect("subject");
+            let outcome: String = rows[0].try_get_by("outcome").expect("outcome");
+            assert_eq!(
+                (subject.as_deref(), outcome.as_str()),
+                (Some(format!("test-{role_name}-scoped").as_str()), "denied"),
+                "{role_name} with scope {scope}"
+            );
         }
     }
 }

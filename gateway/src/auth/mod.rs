@@ -52,24 +52,23 @@ impl Claims {
         Some(claim)
     }
 
-    /// The narrowing scopes of the `scope` claim, sorted and without duplicates. A `role:`
-    /// entry must name the token's own role.
-    pub fn narrowing_scopes(&self) -> Result<Vec<String>, AuthError> {
-        let mut scopes = Vec::new();
-        for entry in self.scope.as_deref().unwrap_or("").split_whitespace() {
-            match entry.strip_prefix(schema::federation::ROLE_SCOPE_PREFIX) {
-                Some(role) if role == self.role => {}
-                Some(_) => {
-                    return Err(AuthError::ScopeNotInRole(format!(
-                        "scope `{entry}` is not part of the role"
-                    )));
-                }
-                None => scopes.push(entry.to_owned()),
-            }
-        }
+    /// The narrowing scopes of the `scope` claim, sorted and without duplicates, without the
+    /// `role:` entry of the token's own role.
+    pub fn narrowing_scopes(&self) -> Vec<String> {
+        let own = format!("{}{}", schema::federation::ROLE_SCOPE_PREFIX, self.role);
+        // A `role:` entry for another role stays: no role has a scope of that name, so the
+        // narrowing refuses it (after the request's caller is known to the audit log).
+        let mut scopes: Vec<String> = self
+            .scope
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .filter(|entry| *entry != own)
+            .map(str::to_owned)
+            .collect();
         scopes.sort();
         scopes.dedup();
-        Ok(scopes)
+        scopes
     }
 }
 
@@ -229,7 +228,7 @@ impl Authenticator {
             .ok_or(AuthError::Missing)?
             .trim();
         let claims = self.verify_any(token).await?;
-        let scopes = claims.narrowing_scopes()?;
+        let scopes = claims.narrowing_scopes();
         Ok(Session {
             scopes,
             issued_at: claims.iat,
