@@ -667,7 +667,7 @@ fn statistics_types(view: &StatisticsView) -> (Field, Vec<Object>, Enum) {
                             .expect("allowed")
                     })
                     .collect();
-                let sql = statistics::query(def, &dimensions, &engine.conditions());
+                let sql = statistics::query(def, &dimensions, &engine.conditions().for_whole_set());
                 let mut raw = Vec::new();
                 for r in engine.query_all(sql).await? {
                     let mut keys = Vec::new();

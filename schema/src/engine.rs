@@ -202,7 +202,7 @@ impl Engine {
             .types
             .get(type_name)
             .ok_or_else(|| QueryError::Internal(format!("role has no type {type_name}")))?;
-        let conditions = self.conditions();
+        let conditions = self.conditions().for_whole_set();
         let mut sql = Sql::new(format!(
             "SELECT COUNT(*) AS n FROM {} t WHERE ",
             view.def.table

@@ -134,6 +134,9 @@ pub struct Conditions<'a> {
     pub role: &'a RoleView,
     pub session: &'a Session,
     pub aliases: Aliases,
+    /// The query visits every row (a count, statistics) rather than a page or a lookup: some
+    /// filters then take a form that PostgreSQL evaluates once for the whole set.
+    pub whole_set: bool,
 }
 
 impl<'a> Conditions<'a> {
@@ -142,7 +145,14 @@ impl<'a> Conditions<'a> {
             role,
             session,
             aliases: Aliases::default(),
+            whole_set: false,
         }
+    }
+
+    /// These conditions, for a query that visits every row.
+    pub fn for_whole_set(mut self) -> Self {
+        self.whole_set = true;
+        self
     }
 
     /// The condition on rows of `type_name` (aliased `alias`) that the session may see.
@@ -194,12 +204,27 @@ impl<'a> Conditions<'a> {
             RowFilter::PersonIomCaseload => {
                 let pl = self.aliases.next("pl");
                 let sh = self.aliases.next("sh");
-                let housed = Sql::new(format!(
-                    "EXISTS (SELECT 1 FROM placements {pl} JOIN shelters {sh} ON {sh}.id = {pl}.shelter_id \
+                let housed = format!(
+                    "SELECT 1 FROM placements {pl} JOIN shelters {sh} ON {sh}.id = {pl}.shelter_id \
                      WHERE {pl}.person_id = {alias}.id AND {pl}.end_date IS NULL \
-                     AND {sh}.kind = 'IOM_COMMUNITY_HOUSE')"
-                ));
-                Sql::or(vec![housed, self.referred(&format!("{alias}.id"))])
+                     AND {sh}.kind = 'IOM_COMMUNITY_HOUSE'"
+                );
+                if self.whole_set {
+                    // Counting every row: two EXISTS joined by OR, which PostgreSQL turns into
+                    // hashed sets built once.
+                    Sql::or(vec![
+                        Sql::new(format!("EXISTS ({housed})")),
+                        self.referred(&format!("{alias}.id")),
+                    ])
+                } else {
+                    // A page or a lookup: one EXISTS over a UNION ALL stays a probe per row
+                    // (two index look-ups), where the OR form would make PostgreSQL hash every
+                    // housed person first (57 ms against 1 ms for a page at 100,000 persons).
+                    let mut sql = Sql::new(format!("EXISTS ({housed} UNION ALL "));
+                    sql.append(self.referral_rows(&format!("{alias}.id")))
+                        .push(")");
+                    sql
+                }
             }
             RowFilter::ViaPerson => self.visible_persons(&format!(
                 "{alias}.{}",
@@ -264,15 +289,21 @@ impl<'a> Conditions<'a> {
 
     /// `person_id` (an SQL expression) has an accepted, unexpired referral to the caller's agency.
     pub fn referred(&self, person_id: &str) -> Sql {
+        let mut sql = Sql::new("EXISTS (");
+        sql.append(self.referral_rows(person_id)).push(")");
+        sql
+    }
+
+    /// `SELECT 1` for each accepted, unexpired referral of `person_id` to the caller's agency.
+    fn referral_rows(&self, person_id: &str) -> Sql {
         let rf = self.aliases.next("rf");
         let mut sql = Sql::new(format!(
-            "EXISTS (SELECT 1 FROM referrals {rf} WHERE {rf}.person_id = {person_id} \
+            "SELECT 1 FROM referrals {rf} WHERE {rf}.person_id = {person_id} \
              AND {rf}.status = 'ACCEPTED' AND ({rf}.expires_at IS NULL OR {rf}.expires_at > "
         ));
         sql.bind(Utc::now())
             .push(") AND ")
-            .append(self.own_agency(&format!("{rf}.to_agency_id")))
-            .push(")");
+            .append(self.own_agency(&format!("{rf}.to_agency_id")));
         sql
     }
 
