@@ -261,6 +261,11 @@ impl TestApp {
 
     /// `pora_sql_statements_total` from `/metrics`.
     pub async fn sql_statements(&self) -> u64 {
+        self.metric("pora_sql_statements_total").await
+    }
+
+    /// A counter of `/metrics`.
+    pub async fn metric(&self, name: &str) -> u64 {
         let text = self
             .client
             .get(format!("{}/metrics", self.base))
@@ -271,9 +276,22 @@ impl TestApp {
             .await
             .expect("text");
         text.lines()
-            .find_map(|l| l.strip_prefix("pora_sql_statements_total "))
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
             .and_then(|v| v.trim().parse().ok())
-            .expect("counter")
+            .unwrap_or_else(|| panic!("no counter {name}"))
+    }
+
+    /// The audit event of the request with `request_id`, as stored (exactly one).
+    pub async fn audit_event(&self, request_id: &str) -> entities::audit_event::Model {
+        use entities::audit_event;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let mut events = audit_event::Entity::find()
+            .filter(audit_event::Column::RequestId.eq(request_id))
+            .all(&self.db)
+            .await
+            .expect("audit events");
+        assert_eq!(events.len(), 1, "one audit event for request {request_id}");
+        events.remove(0)
     }
 }
 

@@ -344,19 +344,8 @@ async fn entities_are_audited_and_answered_once_per_response_key(app: TestApp) {
         .cloned()
         .collect();
     assert_eq!(answered, expected);
-    let rows = app
-        .db
-        .query_all_raw(Statement::from_string(
-            app.db.get_database_backend(),
-            format!(
-                "SELECT person_ids FROM audit_events WHERE request_id = '{}'",
-                reply.request_id
-            ),
-        ))
-        .await
-        .expect("audit");
-    let persons: String = rows[0].try_get_by("person_ids").expect("person_ids");
-    let persons: BTreeSet<String> = serde_json::from_str(&persons).expect("json");
+    let event = app.audit_event(&reply.request_id).await;
+    let persons: BTreeSet<String> = serde_json::from_str(&event.person_ids).expect("json");
     assert_eq!(persons, expected);
 
     // Two `_entities` under one response key would have their answers merged: refused.
@@ -608,32 +597,11 @@ async fn routers_read_the_sdl_and_are_named_in_the_audit(app: TestApp) {
             "{expected}"
         );
     }
-    let via = |request_id: String| {
-        let app = &app;
-        async move {
-            let rows = app
-                .db
-                .query_all_raw(Statement::from_sql_and_values(
-                    app.db.get_database_backend(),
-                    match app.db.get_database_backend() {
-                        sea_orm::DbBackend::Postgres => {
-                            "SELECT via FROM audit_events WHERE request_id = $1"
-                        }
-                        _ => "SELECT via FROM audit_events WHERE request_id = ?",
-                    },
-                    [request_id.into()],
-                ))
-                .await
-                .expect("audit");
-            assert_eq!(rows.len(), 1);
-            rows[0].try_get_by::<Option<String>, _>("via").expect("via")
-        }
-    };
     assert_eq!(
-        via(forwarded.request_id.clone()).await.as_deref(),
+        app.audit_event(&forwarded.request_id).await.via.as_deref(),
         Some(ROUTER)
     );
-    assert_eq!(via(direct.request_id.clone()).await, None);
+    assert_eq!(app.audit_event(&direct.request_id).await.via, None);
     // The chain stays intact with the new column.
     let verification = gateway::audit::verify(&app.db).await.expect("verify");
     assert!(

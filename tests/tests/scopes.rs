@@ -261,21 +261,9 @@ async fn scoped_tokens_reach_nothing_outside_their_scopes(app: TestApp) {
         "a scope keeps the role's rows and fields"
     );
     // The audit says the answer went to a narrowed token, and to which scopes.
-    use sea_orm::ConnectionTrait;
     for (reply, expected) in [(&incidents, Some("Incident Shelter")), (&same, None)] {
-        let rows = app
-            .db
-            .query_all_raw(sea_orm::Statement::from_string(
-                app.db.get_database_backend(),
-                format!(
-                    "SELECT scopes FROM audit_events WHERE request_id = '{}'",
-                    reply.request_id
-                ),
-            ))
-            .await
-            .expect("audit");
-        let scopes: Option<String> = rows[0].try_get_by("scopes").expect("scopes");
-        assert_eq!(scopes.as_deref(), expected);
+        let event = app.audit_event(&reply.request_id).await;
+        assert_eq!(event.scopes.as_deref(), expected);
     }
     assert!(matches!(
         gateway::audit::verify(&app.db).await.expect("verify"),
@@ -345,22 +333,9 @@ async fn scopes_outside_the_role_are_refused(app: TestApp) {
             );
             assert!(reply.body.get("data").is_none());
             // The refusal is audited with who asked.
-            use sea_orm::ConnectionTrait;
-            let rows = app
-                .db
-                .query_all_raw(sea_orm::Statement::from_string(
-                    app.db.get_database_backend(),
-                    format!(
-                        "SELECT subject, outcome FROM audit_events WHERE request_id = '{}'",
-                        reply.request_id
-                    ),
-                ))
-                .await
-                .expect("audit");
-            let subject: Option<String> = rows[0].try_get_by("subject").expect("subject");
-            let outcome: String = rows[0].try_get_by("outcome").expect("outcome");
+            let event = app.audit_event(&reply.request_id).await;
             assert_eq!(
-                (subject.as_deref(), outcome.as_str()),
+                (event.subject.as_deref(), event.outcome.as_str()),
                 (Some(format!("test-{role_name}-scoped").as_str()), "denied"),
                 "{role_name} with scope {scope}"
             );
@@ -369,19 +344,7 @@ async fn scopes_outside_the_role_are_refused(app: TestApp) {
 }
 
 async fn metric(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix("pora_scoped_schemas_built_total "))
-        .and_then(|n| n.parse().ok())
-        .expect("pora_scoped_schemas_built_total")
+    app.metric("pora_scoped_schemas_built_total").await
 }
 
 async fn one_schema_is_built_per_distinct_scope_set(app: TestApp) {

@@ -11,7 +11,6 @@ use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use pora_tests::{Backend, TestApp, spawn_with};
-use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 const ISSUER: &str = "https://login.unhcr.test/realms/jkt";
@@ -140,32 +139,10 @@ async fn tokens_are_mapped_narrowed_and_audited(backend: Backend) {
 
     // The audit names the identity provider's subject and token id.
     let reply = app.query(&token, "{ viewer { role } }").await;
-    let rows = app
-        .db
-        .query_all_raw(sea_orm::Statement::from_string(
-            app.db.get_database_backend(),
-            format!(
-                "SELECT subject, agency, role FROM audit_events WHERE request_id = '{}'",
-                reply.request_id
-            ),
-        ))
-        .await
-        .expect("audit");
-    let subject: String = rows[0].try_get_by("subject").expect("subject");
-    assert_eq!(subject, "liaison-7");
+    let event = app.audit_event(&reply.request_id).await;
+    assert_eq!(event.subject.as_deref(), Some("liaison-7"));
     // The token id names its issuer: no provider's `jti` can pass for another's.
-    let rows = app
-        .db
-        .query_all_raw(sea_orm::Statement::from_string(
-            app.db.get_database_backend(),
-            format!(
-                "SELECT token_id FROM audit_events WHERE request_id = '{}'",
-                reply.request_id
-            ),
-        ))
-        .await
-        .expect("audit");
-    let token_id: String = rows[0].try_get_by("token_id").expect("token_id");
+    let token_id = event.token_id.expect("token id");
     assert!(token_id.starts_with(&format!("{ISSUER}#")), "{token_id}");
 
     // Cutting the agency off reaches the provider's tokens too, though none is stored.
