@@ -11,6 +11,37 @@ mod m20261128_000004_audit_events_via;
 mod m20261128_000005_create_agency_cutoffs;
 mod m20261128_000006_audit_events_scopes;
 
+/// Adds the nullable string column `column` to `table`, unless it is there already: tables that
+/// earlier migrations create from the current entities have it from the start.
+async fn add_optional_column(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    column: &str,
+) -> Result<(), DbErr> {
+    if manager.has_column(table, column).await? {
+        return Ok(());
+    }
+    manager
+        .alter_table(
+            Table::alter()
+                .table(Alias::new(table))
+                .add_column(ColumnDef::new(Alias::new(column)).string().null())
+                .to_owned(),
+        )
+        .await
+}
+
+async fn drop_column(manager: &SchemaManager<'_>, table: &str, column: &str) -> Result<(), DbErr> {
+    manager
+        .alter_table(
+            Table::alter()
+                .table(Alias::new(table))
+                .drop_column(Alias::new(column))
+                .to_owned(),
+        )
+        .await
+}
+
 pub struct Migrator;
 
 #[async_trait::async_trait]

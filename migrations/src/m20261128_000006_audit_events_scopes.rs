@@ -11,27 +11,10 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.has_column("audit_events", "scopes").await? {
-            return Ok(());
-        }
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("audit_events"))
-                    .add_column(ColumnDef::new(Alias::new("scopes")).string().null())
-                    .to_owned(),
-            )
-            .await
+        crate::add_optional_column(manager, "audit_events", "scopes").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("audit_events"))
-                    .drop_column(Alias::new("scopes"))
-                    .to_owned(),
-            )
-            .await
+        crate::drop_column(manager, "audit_events", "scopes").await
     }
 }

@@ -15,14 +15,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{AuthError, Claims, LEEWAY_SECONDS};
+use super::{AuthError, Claims};
 
 /// Algorithms an external issuer may be allowed: asymmetric only (an HMAC key in a JWKS
 /// would let anyone who can read the JWKS sign tokens).
@@ -434,22 +433,14 @@ impl ExternalIssuer {
         if key.algorithm.is_some_and(|pinned| pinned != header.alg) {
             return Err(AuthError::Invalid);
         }
-        let mut validation = Validation::new(header.alg);
-        validation.leeway = LEEWAY_SECONDS;
-        validation.validate_nbf = true;
-        validation.set_issuer(&[&self.config.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let data =
-            jsonwebtoken::decode::<Value>(token, &key.key, &validation).map_err(|e| {
-                match e.kind() {
-                    ErrorKind::ExpiredSignature => AuthError::Expired,
-                    ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-                    ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
-                    ErrorKind::InvalidAudience => AuthError::WrongAudience,
-                    _ => AuthError::Invalid,
-                }
-            })?;
+        let validation = super::validation(
+            header.alg,
+            &self.config.issuer,
+            &self.audience,
+            &["exp", "iss", "aud"],
+        );
+        let data = jsonwebtoken::decode::<Value>(token, &key.key, &validation)
+            .map_err(AuthError::from_jwt)?;
         self.map_claims(token, &data.claims)
     }
 

@@ -102,7 +102,30 @@ pub enum AuthError {
     ScopeNotInRole(String),
 }
 
+/// The checks every token gets, whoever issued it: one algorithm, the issuer, the audience,
+/// `nbf` and the `required` claims, with `LEEWAY_SECONDS` of clock skew.
+fn validation(alg: Algorithm, issuer: &str, audience: &str, required: &[&str]) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.leeway = LEEWAY_SECONDS;
+    validation.validate_nbf = true;
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(required);
+    validation
+}
+
 impl AuthError {
+    /// The refusal for a token that failed `jsonwebtoken`'s checks.
+    fn from_jwt(e: jsonwebtoken::errors::Error) -> Self {
+        match e.kind() {
+            ErrorKind::ExpiredSignature => AuthError::Expired,
+            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+            ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+            ErrorKind::InvalidAudience => AuthError::WrongAudience,
+            _ => AuthError::Invalid,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             AuthError::Missing => "TOKEN_MISSING",
@@ -143,12 +166,12 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(keys: SigningKeys, issuer: &str, audience: &str, known_roles: Vec<String>) -> Self {
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.leeway = LEEWAY_SECONDS;
-        validation.validate_nbf = true;
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        let validation = validation(
+            Algorithm::EdDSA,
+            issuer,
+            audience,
+            &["exp", "nbf", "iat", "iss", "aud", "sub"],
+        );
         Authenticator {
             keys: std::sync::RwLock::new(std::sync::Arc::new(keys)),
             source: None,
@@ -278,16 +301,8 @@ impl Authenticator {
         let key = keys
             .decoding_key(header.kid.as_deref())
             .ok_or(AuthError::Invalid)?;
-        let data =
-            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
-                match e.kind() {
-                    ErrorKind::ExpiredSignature => AuthError::Expired,
-                    ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-                    ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
-                    ErrorKind::InvalidAudience => AuthError::WrongAudience,
-                    _ => AuthError::Invalid,
-                }
-            })?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+            .map_err(AuthError::from_jwt)?;
         let claims = data.claims;
         if claims.iat > Utc::now().timestamp() + LEEWAY_SECONDS as i64 {
             return Err(AuthError::NotYetValid);
