@@ -34,6 +34,12 @@ pub struct Model {
     pub via: Option<String>,
     /// The scopes that narrowed the token (space-separated); none: the whole role.
     pub scopes: Option<String>,
+    /// For an aggregated refusal: its code (`TOKEN_INVALID`, `RATE_LIMITED`, …).
+    pub reason: Option<String>,
+    /// For an aggregated refusal of an unknown caller: the client address.
+    pub address: Option<String>,
+    /// For an aggregated refusal: how many requests it stands for.
+    pub refusals: Option<i64>,
     pub prev_hash: String,
     pub hash: String,
 }

@@ -24,6 +24,8 @@ pub enum StartError {
     PolicyFile(String, std::io::Error),
     #[error("database {0}: {1}")]
     Database(String, sea_orm::DbErr),
+    #[error("cannot reach the database server at {0}: {1}")]
+    Unreachable(String, String),
     #[error(transparent)]
     Key(#[from] crate::auth::keys::KeyError),
     #[error("schema of role {0}: {1}")]
@@ -34,6 +36,8 @@ pub enum StartError {
     DataDir(String, std::io::Error),
     #[error(transparent)]
     Issuer(#[from] crate::auth::external::IssuerError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// What every request handler shares.
@@ -51,6 +55,10 @@ pub struct AppState {
     pub audit: crate::audit::AuditLog,
     pub tokens: Arc<crate::admin::TokenStore>,
     pub issuer: schema::mutation::Issuer,
+    /// Per-caller request and cost limits of this process.
+    pub rate_limits: Arc<crate::http::rate_limit::RateLimits>,
+    /// Refusals before execution, counted into aggregated audit events.
+    pub refusals: Arc<crate::audit::refusals::RefusalLog>,
 }
 
 pub struct Application {
@@ -82,9 +90,17 @@ pub async fn connect(
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     }
+    if !url.starts_with("sqlite:") {
+        reachable(&url, config.db_acquire_timeout()).await?;
+    }
     let mut options = ConnectOptions::new(url);
+    let statement_timeout = config.db_statement_timeout();
     options
         .max_connections(config.max_connections)
+        .acquire_timeout(config.db_acquire_timeout())
+        .connect_timeout(config.db_acquire_timeout())
+        .statement_timeout(statement_timeout)
+        .map_sqlx_sqlite_opts(move |o| o.busy_timeout(statement_timeout))
         .sqlx_logging(false);
     let mut db = Database::connect(options)
         .await
@@ -108,6 +124,43 @@ pub async fn connect(
         );
     }
     Ok(db)
+}
+
+/// Whether the database server of `url` accepts a TCP connection within `timeout`: a dead or
+/// unreachable server stops the start at once with what happened and where (never the
+/// password), instead of a pool timing out later.
+async fn reachable(url: &str, timeout: std::time::Duration) -> Result<(), StartError> {
+    let Some((host, port)) = server_of(url) else {
+        return Ok(());
+    };
+    let place = format!("{host}:{port}");
+    match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(place.as_str())).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(StartError::Unreachable(place, "connection refused".into()))
+        }
+        Ok(Err(e)) => Err(StartError::Unreachable(place, e.to_string())),
+        Err(_) => Err(StartError::Unreachable(
+            place,
+            format!("timed out after {:.1} s", timeout.as_secs_f64()),
+        )),
+    }
+}
+
+/// Host and port of a `postgres://user:pw@host:port/db?…` URL (default port 5432); `None` for
+/// a Unix socket or a URL this cannot read (the driver then says what is wrong).
+fn server_of(url: &str) -> Option<(String, u16)> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_port.is_empty() {
+        return None;
+    }
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (h, p.parse().ok()?),
+        _ => (host_port, 5432),
+    };
+    Some((host.trim_matches(['[', ']']).to_owned(), port))
 }
 
 /// The configured external issuers, checked, their JWKS files loaded and their JWKS URLs
@@ -205,6 +258,7 @@ pub fn redact(url: &str) -> String {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Application, StartError> {
+        config.validate()?;
         let policy = load_policy(&config)?;
         let metrics = Arc::new(Metrics::default());
         let db = connect(&config, &metrics).await?;
@@ -242,6 +296,12 @@ impl Application {
             tracing::warn!("audit log OFF: answers are not recorded (for benchmarks only)");
             crate::audit::AuditLog::disabled()
         };
+        let refusals = crate::audit::refusals::RefusalLog::new(audit.clone());
+        refusals.start_flusher(std::time::Duration::from_secs_f64(
+            config.refusal_audit_interval,
+        ));
+        let rate_limits = crate::http::rate_limit::RateLimits::new(&config.rate_limits);
+        rate_limits.start_sweeper();
         let tokens = crate::admin::TokenStore::new(db.clone());
         tokens.start_flusher();
         let issuer = schema::mutation::Issuer(Arc::new(crate::admin::GraphqlIssuer {
@@ -262,6 +322,8 @@ impl Application {
             audit,
             tokens,
             issuer,
+            rate_limits,
+            refusals,
         });
         let shared = state.clone();
         let mut server = HttpServer::new(move || {

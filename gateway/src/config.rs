@@ -14,6 +14,8 @@ pub enum ConfigError {
     Parse(PathBuf, String),
     #[error("environment variable {0}: {1}")]
     Env(&'static str, String),
+    #[error("configuration key {0}: {1}")]
+    Invalid(&'static str, String),
 }
 
 /// Development tokens (`token dev`) live at most this long.
@@ -62,6 +64,75 @@ pub struct Config {
     pub federation: FederationConfig,
     /// Identity providers whose tokens are accepted (`[[trusted_issuers]]`, docs/tokens.md).
     pub trusted_issuers: Vec<crate::auth::external::TrustedIssuerConfig>,
+    /// Deepest nesting of input values (arguments, variables), refused before parsing.
+    pub max_input_depth: usize,
+    /// Largest estimated cost of one operation (see docs/limits.md), unless the role has its own.
+    pub max_cost: u64,
+    /// Per-role largest cost (e.g. `iom = 50000`).
+    pub max_cost_by_role: std::collections::BTreeMap<String, u64>,
+    /// Most aliased fields in one operation.
+    pub max_aliases: usize,
+    /// Most root fields in one operation.
+    pub max_root_fields: usize,
+    /// Largest response body, in bytes; a larger answer is withheld (`RESPONSE_TOO_LARGE`).
+    pub max_response_bytes: usize,
+    /// Rows of a nested to-many relation per parent when `first` is not given.
+    pub nested_page_size: u32,
+    /// Largest `first` of a nested to-many relation.
+    pub max_nested_page_size: u32,
+    /// Seconds to wait for a database connection before answering 503.
+    pub db_acquire_timeout: f64,
+    /// Seconds a statement may run (PostgreSQL `statement_timeout`, SQLite busy timeout).
+    pub db_statement_timeout: f64,
+    /// Per-caller request limits (`[rate_limits]`).
+    pub rate_limits: RateLimitConfig,
+    /// Seconds over which refused requests (no token, bad token, rate limited) are counted
+    /// into one audit event per reason and caller or address.
+    pub refusal_audit_interval: f64,
+    /// Test-only faults; never read from a file or the environment.
+    #[serde(skip)]
+    #[doc(hidden)]
+    pub fault_injection: FaultInjection,
+}
+
+/// Faults a test can inject into a running gateway (set only from Rust, never configured).
+#[derive(Clone, Debug, Default)]
+pub struct FaultInjection {
+    /// A request of this token subject panics when its execution sends SQL.
+    pub panic_in_execution_for_subject: Option<String>,
+}
+
+/// `[rate_limits]`: see docs/limits.md.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Requests per minute per caller (issuer and subject); 0 switches the limit off.
+    pub requests_per_minute: u32,
+    /// Estimated cost per minute per caller; 0 switches the limit off.
+    pub cost_per_minute: u32,
+    /// Refused requests (no token, bad token) per minute per client address, counted across
+    /// every gateway sharing the database; past it the address is refused with 429 unheard.
+    pub refusals_per_minute: u32,
+    /// Per-role limits overriding the ones above (`[rate_limits.roles.police]`).
+    pub roles: std::collections::BTreeMap<String, RoleRateLimits>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRateLimits {
+    pub requests_per_minute: Option<u32>,
+    pub cost_per_minute: Option<u32>,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            requests_per_minute: 1_200,
+            cost_per_minute: 600_000,
+            refusals_per_minute: 120,
+            roles: std::collections::BTreeMap::new(),
+        }
+    }
 }
 
 /// `[federation]`: see docs/federation.md.
@@ -98,6 +169,19 @@ impl Default for Config {
             max_token_hours: std::collections::BTreeMap::new(),
             federation: FederationConfig::default(),
             trusted_issuers: Vec::new(),
+            max_input_depth: 32,
+            max_cost: 50_000,
+            max_cost_by_role: std::collections::BTreeMap::new(),
+            max_aliases: 100,
+            max_root_fields: 100,
+            max_response_bytes: 4 * 1024 * 1024,
+            nested_page_size: 50,
+            max_nested_page_size: 500,
+            db_acquire_timeout: 2.0,
+            db_statement_timeout: 10.0,
+            rate_limits: RateLimitConfig::default(),
+            refusal_audit_interval: 10.0,
+            fault_injection: FaultInjection::default(),
         }
     }
 }
@@ -115,6 +199,7 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env(|k| std::env::var(k).ok())?;
+        config.validate()?;
         Ok(config)
     }
 
@@ -181,8 +266,67 @@ impl Config {
             default_page_size: self.default_page_size,
             max_page_size: self.max_page_size,
             verify_per_minute: self.verify_per_minute,
+            nested_page_size: self.nested_page_size,
+            max_nested_page_size: self.max_nested_page_size,
         }
     }
+
+    /// The cost limits of `role`.
+    pub fn limits(&self, role: &str) -> schema::limits::Limits {
+        schema::limits::Limits {
+            max_depth: self.max_depth,
+            max_cost: *self.max_cost_by_role.get(role).unwrap_or(&self.max_cost),
+            max_aliases: self.max_aliases,
+            max_root_fields: self.max_root_fields,
+            default_page_size: u64::from(self.default_page_size),
+            nested_page_size: u64::from(self.nested_page_size),
+            max_page_size: u64::from(self.max_page_size),
+            max_nested_page_size: u64::from(self.max_nested_page_size),
+            introspection_cost: schema::limits::Limits::default().introspection_cost,
+        }
+    }
+
+    pub fn db_acquire_timeout(&self) -> std::time::Duration {
+        seconds(self.db_acquire_timeout)
+    }
+
+    pub fn db_statement_timeout(&self) -> std::time::Duration {
+        seconds(self.db_statement_timeout)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = |name: &'static str, v: f64| {
+            if v.is_finite() && v > 0.0 && v < 86_400.0 {
+                Ok(())
+            } else {
+                Err(ConfigError::Invalid(
+                    name,
+                    "must be a positive number of seconds".into(),
+                ))
+            }
+        };
+        positive("db_acquire_timeout", self.db_acquire_timeout)?;
+        positive("db_statement_timeout", self.db_statement_timeout)?;
+        positive("refusal_audit_interval", self.refusal_audit_interval)?;
+        if self.max_input_depth == 0 || self.max_input_depth > 128 {
+            return Err(ConfigError::Invalid(
+                "max_input_depth",
+                "must be between 1 and 128".into(),
+            ));
+        }
+        if self.nested_page_size > self.max_nested_page_size {
+            return Err(ConfigError::Invalid(
+                "nested_page_size",
+                "must not exceed max_nested_page_size".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn seconds(value: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(value).unwrap_or(std::time::Duration::from_secs(1))
 }
 
 #[cfg(test)]

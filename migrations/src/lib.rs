@@ -10,6 +10,7 @@ mod m20261127_000003_create_access_tokens;
 mod m20261128_000004_audit_events_via;
 mod m20261128_000005_create_agency_cutoffs;
 mod m20261128_000006_audit_events_scopes;
+mod m20261201_000007_refusals_and_rate_counters;
 
 /// Adds the nullable string column `column` to `table`, unless it is there already: tables that
 /// earlier migrations create from the current entities have it from the start.
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_audit_events_via::Migration),
             Box::new(m20261128_000005_create_agency_cutoffs::Migration),
             Box::new(m20261128_000006_audit_events_scopes::Migration),
+            Box::new(m20261201_000007_refusals_and_rate_counters::Migration),
         ]
     }
 }

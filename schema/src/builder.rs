@@ -4,9 +4,8 @@
 //! the schema, so it fails validation exactly like a field that never existed, is absent from
 //! introspection and SDL, and (with suggestions disabled) is never hinted at.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use async_graphql::Value as GqlValue;
 use async_graphql::dataloader::DataLoader;
@@ -64,6 +63,9 @@ impl async_graphql::extensions::Extension for ValidationProbe {
     }
 }
 
+/// Deepest introspection query accepted: graphql-js' `getIntrospectionQuery()` needs 15.
+pub const INTROSPECTION_DEPTH: usize = 20;
+
 /// Limits and defaults that shape every role's schema.
 #[derive(Clone, Debug)]
 pub struct SchemaOptions {
@@ -73,6 +75,10 @@ pub struct SchemaOptions {
     pub max_page_size: u32,
     /// `verifyDocument` calls allowed per caller per minute.
     pub verify_per_minute: u32,
+    /// Rows of a nested to-many relation per parent when `first` is not given.
+    pub nested_page_size: u32,
+    /// Largest `first` of a nested to-many relation.
+    pub max_nested_page_size: u32,
 }
 
 impl Default for SchemaOptions {
@@ -83,51 +89,39 @@ impl Default for SchemaOptions {
             default_page_size: 50,
             max_page_size: 500,
             verify_per_minute: 30,
+            nested_page_size: 50,
+            max_nested_page_size: 500,
         }
     }
 }
 
-/// Callers tracked before idle ones are forgotten.
-const MAX_TRACKED_CALLERS: usize = 10_000;
-
-/// Sliding-window limit on point lookups, per caller (`Session::caller_key`).
+/// The `verifyDocument` limit per caller (`Session::caller_key`), counted in the database
+/// so that it holds across every gateway process sharing it.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     per_minute: u32,
-    calls: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
 impl RateLimiter {
     pub fn new(per_minute: u32) -> Self {
-        RateLimiter {
-            per_minute,
-            calls: Mutex::default(),
-        }
+        RateLimiter { per_minute }
     }
 
-    /// Records a call by `caller`; false when the caller has used up its minute.
-    pub fn allow(&self, caller: &str) -> bool {
-        let now = Instant::now();
-        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        if calls.len() >= MAX_TRACKED_CALLERS {
-            // Forget callers idle for a minute, so the map cannot grow without bound.
-            calls.retain(|_, w| {
-                w.back()
-                    .is_some_and(|t| now.duration_since(*t) <= Duration::from_secs(60))
-            });
+    /// Counts a call by the engine's caller; `RateLimited` when it has used up its minute.
+    pub async fn allow(&self, engine: &Engine) -> Result<(), QueryError> {
+        let verdict = crate::rate::hit(
+            &engine.db,
+            "verifyDocument",
+            &engine.session.caller_key(),
+            self.per_minute,
+        )
+        .await?;
+        match verdict {
+            crate::rate::Verdict::Allowed { .. } => Ok(()),
+            crate::rate::Verdict::Limited { retry_after } => Err(QueryError::RateLimited {
+                retry_after_secs: retry_after.as_secs().max(1),
+            }),
         }
-        let window = calls.entry(caller.to_owned()).or_default();
-        while window
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60))
-        {
-            window.pop_front();
-        }
-        if window.len() as u32 >= self.per_minute {
-            return false;
-        }
-        window.push_back(now);
-        true
     }
 }
 
@@ -172,13 +166,19 @@ fn encode_cursor(index: usize) -> String {
     URL_SAFE_NO_PAD.encode(format!("offset:{index}"))
 }
 
+/// The offset a cursor names. Offsets are bounded (u32) so no arithmetic on them can overflow,
+/// whatever a caller forges.
 fn decode_cursor(cursor: &str) -> Option<usize> {
+    if cursor.len() > 64 {
+        return None;
+    }
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    String::from_utf8(bytes)
+    let offset: u32 = String::from_utf8(bytes)
         .ok()?
         .strip_prefix("offset:")?
         .parse()
-        .ok()
+        .ok()?;
+    usize::try_from(offset).ok()
 }
 
 pub(crate) fn engine(ctx: &ResolverContext<'_>) -> async_graphql::Result<Arc<Engine>> {
@@ -251,7 +251,7 @@ fn row_getter(
 }
 
 /// One object field of a role's type.
-fn object_field(view: &TypeView, index: usize) -> Field {
+fn object_field(view: &TypeView, index: usize, options: &SchemaOptions) -> Field {
     let f = &view.fields[index];
     let def = f.def;
     let parent_type = view.def.name;
@@ -290,11 +290,22 @@ fn object_field(view: &TypeView, index: usize) -> Field {
             } else {
                 TypeRef::named(target)
             };
-            Field::new(def.name, ty, move |ctx| {
+            let default_rows = options.nested_page_size;
+            let max_rows = options.max_nested_page_size;
+            let field = Field::new(def.name, ty, move |ctx| {
                 FieldFuture::new(async move {
                     let engine = engine(&ctx)?;
                     let row = ctx.parent_value.try_downcast_ref::<Row>()?.clone();
                     note_row(&ctx, parent_type, person_column, &row);
+                    // A to-many relation is a page too: at most `first` rows per parent.
+                    let limit = if many {
+                        Some(
+                            page_size(&ctx, default_rows, max_rows)
+                                .map_err(|e| e.to_graphql(&engine.request_id))?,
+                        )
+                    } else {
+                        None
+                    };
                     let rows = match relation_key(&row, join) {
                         None => Vec::new(),
                         Some(key) => ctx
@@ -303,6 +314,7 @@ fn object_field(view: &TypeView, index: usize) -> Field {
                                 parent_type,
                                 field: field_name,
                                 key,
+                                limit,
                             })
                             .await
                             .map_err(|e| e.to_graphql(&engine.request_id))?
@@ -316,13 +328,33 @@ fn object_field(view: &TypeView, index: usize) -> Field {
                         rows.into_iter().next().map(FieldValue::owned_any)
                     })
                 })
-            })
+            });
+            if many {
+                field.argument(InputValue::new("first", TypeRef::named(TypeRef::INT)).description(
+                    format!("Most rows returned (default {default_rows}, at most {max_rows}), in id order."),
+                ))
+            } else {
+                field
+            }
         }
     };
     if def.description.is_empty() {
         field
     } else {
         field.description(def.description)
+    }
+}
+
+/// The `first` argument of a page: `default` when absent or null, at most `max`.
+fn page_size(ctx: &ResolverContext<'_>, default: u32, max: u32) -> Result<u32, QueryError> {
+    match ctx.args.get("first").filter(|v| !v.is_null()) {
+        Some(v) => v
+            .i64()
+            .ok()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n <= max)
+            .ok_or_else(|| QueryError::BadInput(format!("`first` must be between 0 and {max}"))),
+        None => Ok(default),
     }
 }
 
@@ -340,25 +372,24 @@ fn list_field(view: &TypeView, options: &SchemaOptions) -> Field {
                     let view = engine.view(type_name)?;
                     // An explicit null (an omitted variable) means "not given".
                     let arg = |name: &str| ctx.args.get(name).filter(|v| !v.is_null());
-                    let first = match arg("first") {
-                        Some(v) => v
-                            .i64()
-                            .map_err(|_| QueryError::BadInput("`first` must be an Int".into()))?,
-                        None => i64::from(default_page),
-                    };
-                    if !(0..=i64::from(max_page)).contains(&first) {
-                        return Err(QueryError::BadInput(format!(
-                            "`first` must be between 0 and {max_page}"
-                        )));
-                    }
+                    let first = i64::from(page_size(&ctx, default_page, max_page)?);
                     let offset = match arg("after") {
                         Some(v) => {
                             let cursor = v.string().map_err(|_| {
                                 QueryError::BadInput("`after` must be a cursor".into())
                             })?;
-                            decode_cursor(cursor).ok_or_else(|| {
-                                QueryError::BadInput("`after` is not a cursor of this list".into())
-                            })? + 1
+                            decode_cursor(cursor)
+                                .ok_or_else(|| {
+                                    QueryError::BadInput(
+                                        "`after` is not a cursor of this list".into(),
+                                    )
+                                })?
+                                .checked_add(1)
+                                .ok_or_else(|| {
+                                    QueryError::BadInput(
+                                        "`after` is not a cursor of this list".into(),
+                                    )
+                                })?
                         }
                         None => 0,
                     };
@@ -371,7 +402,7 @@ fn list_field(view: &TypeView, options: &SchemaOptions) -> Field {
                     tail.push(" LIMIT ")
                         .bind(first + 1)
                         .push(" OFFSET ")
-                        .bind(offset as i64);
+                        .bind(i64::try_from(offset).unwrap_or(i64::MAX));
                     let mut rows: Vec<Row> = engine
                         .fetch(type_name, None, None, condition.clone(), tail)
                         .await?
@@ -717,9 +748,10 @@ fn verify_document_field() -> (Field, Object) {
             FieldFuture::new(async move {
                 let engine = engine(&ctx)?;
                 let limiter = ctx.data::<Arc<RateLimiter>>()?;
-                if !limiter.allow(&engine.session.caller_key()) {
-                    return Err(QueryError::RateLimited.to_graphql(&engine.request_id));
-                }
+                limiter
+                    .allow(&engine)
+                    .await
+                    .map_err(|e| e.to_graphql(&engine.request_id))?;
                 let document = ctx.args.try_get("documentNumber")?.string()?.to_owned();
                 let case = ctx.args.try_get("unhcrCaseNumber")?.string()?.to_owned();
                 let mut sql = Sql::new(
@@ -942,7 +974,8 @@ pub fn build_schema(
         role.types.values().any(|v| v.create || v.update) || !revocations.is_empty() || issues;
     let mut builder = Schema::build("Query", writes.then_some("Mutation"), None)
         .disable_suggestions()
-        .limit_depth(options.max_depth)
+        // Data depth is `limits::analyse`'s (introspection exempt); this bounds introspection.
+        .limit_depth(options.max_depth.max(INTROSPECTION_DEPTH))
         .limit_complexity(options.max_complexity)
         .limit_directives(8)
         .extension(ValidationProbe)
@@ -967,7 +1000,7 @@ pub fn build_schema(
             object = object.key(key.field);
         }
         for (i, f) in view.fields.iter().enumerate() {
-            object = object.field(object_field(view, i));
+            object = object.field(object_field(view, i, options));
             let kind = match f.def.kind {
                 FieldKind::Column { kind, .. }
                 | FieldKind::Mask { kind, .. }

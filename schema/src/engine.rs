@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::catalogue::{FieldKind, Join, Kind};
 use crate::error::QueryError;
@@ -31,6 +31,8 @@ pub struct Engine {
     pub request_id: String,
     /// SQL statements this request's execution sent (reported in `x-sql-statements`).
     pub statements: std::sync::atomic::AtomicU64,
+    /// Tests only: a request of this subject panics at its first statement.
+    pub panic_for_subject: Option<String>,
 }
 
 /// A value of a select list: what it reads, under which key the row keeps it.
@@ -56,7 +58,20 @@ impl Engine {
             base,
             request_id,
             statements: std::sync::atomic::AtomicU64::new(0),
+            panic_for_subject: None,
         })
+    }
+
+    /// The same engine, but a request of `subject` panics at its first statement (tests of
+    /// the gateway's panic containment; never configured).
+    pub fn with_panic_for_subject(self: Arc<Self>, subject: Option<String>) -> Arc<Self> {
+        match (Arc::try_unwrap(self), subject) {
+            (Ok(mut engine), subject) => {
+                engine.panic_for_subject = subject;
+                Arc::new(engine)
+            }
+            (Err(shared), _) => shared,
+        }
     }
 
     pub fn loader(self: &Arc<Self>) -> DataLoader<RelationLoader> {
@@ -155,6 +170,21 @@ impl Engine {
         condition: Sql,
         tail: Sql,
     ) -> Result<Vec<(Option<String>, Row)>, QueryError> {
+        self.fetch_per_key(type_name, join, key_expr, condition, tail, None)
+            .await
+    }
+
+    /// `fetch`, keeping at most `per_key` rows (in id order) of each key: the rows are numbered
+    /// per key in SQL (`ROW_NUMBER() OVER (PARTITION BY key)`), so no more leave the database.
+    pub async fn fetch_per_key(
+        &self,
+        type_name: &str,
+        join: Option<&str>,
+        key_expr: Option<&str>,
+        condition: Sql,
+        tail: Sql,
+        per_key: Option<u32>,
+    ) -> Result<Vec<(Option<String>, Row)>, QueryError> {
         let view = self.view(type_name)?;
         let conditions = self.conditions();
         let items = self.select_items(view, "t", &conditions);
@@ -167,16 +197,43 @@ impl Engine {
         }
         if let Some(key) = key_expr {
             sql.push(&format!(", {key} AS k"));
+            if per_key.is_some() {
+                sql.push(&format!(
+                    ", ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY t.id) AS rn"
+                ));
+            }
         }
         sql.push(&format!(" FROM {} t", view.def.table));
         if let Some(join) = join {
             sql.push(" ").push(join);
         }
         sql.push(" WHERE ")
-            .append(Sql::and(vec![conditions.rows(type_name, "t"), condition]))
-            .push(" ")
-            .append(tail);
+            .append(Sql::and(vec![conditions.rows(type_name, "t"), condition]));
+        let sql = match (per_key, key_expr) {
+            (Some(limit), Some(_)) => {
+                let mut outer = Sql::new("SELECT * FROM (");
+                outer
+                    .append(sql)
+                    .push(") w WHERE w.rn <= ")
+                    .bind(i64::from(limit))
+                    .push(" ORDER BY w.k, w.rn");
+                outer
+            }
+            _ => {
+                sql.push(" ").append(tail);
+                sql
+            }
+        };
         let results = self.query_all(sql).await?;
+        self.read_rows(&items, key_expr.is_some(), results)
+    }
+
+    fn read_rows(
+        &self,
+        items: &[SelectItem],
+        keyed: bool,
+        results: Vec<sea_orm::QueryResult>,
+    ) -> Result<Vec<(Option<String>, Row)>, QueryError> {
         let mut rows = Vec::with_capacity(results.len());
         for result in results {
             let mut values = HashMap::with_capacity(items.len());
@@ -186,9 +243,10 @@ impl Engine {
                     read_cell(&result, &format!("c{i}"), item.kind)?,
                 );
             }
-            let key = match key_expr {
-                Some(_) => result.try_get_by::<Option<String>, _>("k")?,
-                None => None,
+            let key = if keyed {
+                result.try_get_by::<Option<String>, _>("k")?
+            } else {
+                None
             };
             rows.push((key, Row::new(values)));
         }
@@ -221,10 +279,22 @@ impl Engine {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    pub async fn query_all(&self, sql: Sql) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    /// Runs one statement for this request. Values the database cannot take are the caller's
+    /// error (`BAD_USER_INPUT`), found before anything is sent.
+    pub async fn query_all(&self, sql: Sql) -> Result<Vec<sea_orm::QueryResult>, QueryError> {
+        if let Some(reason) = sql.unstorable() {
+            return Err(QueryError::BadInput(reason.to_owned()));
+        }
+        if self
+            .panic_for_subject
+            .as_deref()
+            .is_some_and(|s| s == self.session.subject)
+        {
+            panic!("fault injected for test subject");
+        }
         self.count_statement();
         let backend = self.db.get_database_backend();
-        self.db.query_all_raw(sql.statement(backend)).await
+        Ok(self.db.query_all_raw(sql.statement(backend)).await?)
     }
 
     /// Loads relation `field` of `parent_type` for many parents at once.
@@ -233,6 +303,7 @@ impl Engine {
         parent_type: &'static str,
         field: &'static str,
         keys: &[String],
+        per_key: Option<u32>,
     ) -> Result<HashMap<String, Vec<Row>>, QueryError> {
         let parent = self.view(parent_type)?;
         let def = parent
@@ -274,12 +345,13 @@ impl Engine {
             let mut parts = vec![condition];
             parts.extend(extra.map(Sql::new));
             let rows = self
-                .fetch(
+                .fetch_per_key(
                     target,
                     join_sql.as_deref(),
                     Some(&key_expr),
                     Sql::and(parts),
                     Sql::new("ORDER BY t.id"),
+                    per_key,
                 )
                 .await?;
             for (key, row) in rows {
@@ -298,6 +370,8 @@ pub struct RelationKey {
     pub parent_type: &'static str,
     pub field: &'static str,
     pub key: String,
+    /// Most rows of a to-many relation (`first`); `None` for a to-one relation.
+    pub limit: Option<u32>,
 }
 
 /// Batches relation loads of one request: one statement per relation per batch.
@@ -311,18 +385,19 @@ impl Loader<RelationKey> for RelationLoader {
         &self,
         keys: &[RelationKey],
     ) -> Result<HashMap<RelationKey, Vec<Row>>, Self::Error> {
-        let mut groups: HashMap<(&'static str, &'static str), Vec<String>> = HashMap::new();
+        type Group = (&'static str, &'static str, Option<u32>);
+        let mut groups: HashMap<Group, Vec<String>> = HashMap::new();
         for k in keys {
             groups
-                .entry((k.parent_type, k.field))
+                .entry((k.parent_type, k.field, k.limit))
                 .or_default()
                 .push(k.key.clone());
         }
         let mut out = HashMap::new();
-        for ((parent_type, field), parent_keys) in groups {
+        for ((parent_type, field, limit), parent_keys) in groups {
             let loaded = self
                 .0
-                .load_relation(parent_type, field, &parent_keys)
+                .load_relation(parent_type, field, &parent_keys, limit)
                 .await
                 .map_err(Arc::new)?;
             for key in parent_keys {
@@ -332,6 +407,7 @@ impl Loader<RelationKey> for RelationLoader {
                         parent_type,
                         field,
                         key,
+                        limit,
                     },
                     rows,
                 );

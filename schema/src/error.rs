@@ -18,8 +18,8 @@ pub enum QueryError {
     Internal(String),
     #[error("{0}")]
     BadInput(String),
-    #[error("rate limit exceeded for this operation; try again later")]
-    RateLimited,
+    #[error("rate limit exceeded for this operation; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// No such row, or none the caller may see: the two are never told apart.
     #[error("{0}")]
     NotFound(String),
@@ -71,7 +71,7 @@ impl QueryError {
             QueryError::Database(_) | QueryError::Internal(_) => "INTERNAL_ERROR",
             QueryError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             QueryError::BadInput(_) => "BAD_USER_INPUT",
-            QueryError::RateLimited => "RATE_LIMITED",
+            QueryError::RateLimited { .. } => "RATE_LIMITED",
             QueryError::NotFound(_) => "NOT_FOUND",
             QueryError::Forbidden(_) => "FORBIDDEN",
             QueryError::Refused { code, .. } => code,
@@ -93,9 +93,16 @@ impl QueryError {
             other => other.to_string(),
         };
         let request_id = request_id.to_owned();
+        let retry_after = match self {
+            QueryError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
         async_graphql::Error::new(message).extend_with(|_, e| {
             e.set("code", code);
             e.set("requestId", request_id.clone());
+            if let Some(seconds) = retry_after {
+                e.set("retryAfter", seconds);
+            }
         })
     }
 }

@@ -184,8 +184,11 @@ pub(crate) fn like_escape(s: &str) -> String {
 
 /// Translates a `{Type}Filter` value into an SQL condition on alias `t`.
 pub fn where_sql(view: &TypeView, filter: &GqlValue) -> Result<Sql, QueryError> {
-    let GqlValue::Object(entries) = filter else {
-        return Ok(Sql::new("1=1"));
+    let entries = match filter {
+        GqlValue::Object(entries) => entries,
+        GqlValue::Null => return Ok(Sql::new("1=1")),
+        // Never ignored: a filter of the wrong shape would otherwise return every row.
+        _ => return Err(bad("a filter must be an object")),
     };
     let mut parts = Vec::new();
     for (key, value) in entries {
@@ -194,8 +197,11 @@ pub fn where_sql(view: &TypeView, filter: &GqlValue) -> Result<Sql, QueryError> 
         }
         match key.as_str() {
             "and" | "or" => {
-                let GqlValue::List(items) = value else {
-                    return Err(bad("expected a list"));
+                // A single filter where a list is expected is a list of one (input coercion).
+                let items = match value {
+                    GqlValue::List(items) => items.as_slice(),
+                    GqlValue::Object(_) => std::slice::from_ref(value),
+                    _ => return Err(bad("`and` and `or` take a list of filters")),
                 };
                 let subs = items
                     .iter()
@@ -248,8 +254,10 @@ fn column_condition(column: &str, kind: Kind, ops: &GqlValue) -> Result<Sql, Que
                 sql.push(symbol).bind(bind_value(kind, value)?);
             }
             "in" | "notIn" => {
-                let GqlValue::List(items) = value else {
-                    return Err(bad("expected a list"));
+                let items = match value {
+                    GqlValue::List(items) => items.as_slice(),
+                    GqlValue::Object(_) => return Err(bad("expected a list")),
+                    single => std::slice::from_ref(single),
                 };
                 if items.is_empty() {
                     parts.push(Sql::new(if op.as_str() == "in" { "1=0" } else { "1=1" }));

@@ -185,7 +185,7 @@ async fn count_visible(
         .append(conditions.rows(type_name, "t"));
     let backend = txn.get_database_backend();
     engine.count_statement();
-    let row = txn.query_one_raw(sql.statement(backend)).await?;
+    let row = txn.query_one_raw(sql.checked_statement(backend)?).await?;
     Ok(match row {
         Some(r) => r.try_get_by::<i64, _>("n")?,
         None => 0,
@@ -267,6 +267,9 @@ async fn write(
                 sql.push(", ").bind(value);
             }
             sql.push(")");
+            if let Some(reason) = sql.unstorable() {
+                return Err(QueryError::BadInput(reason.to_owned()));
+            }
             engine.count_statement();
             txn.execute_raw(sql.statement(backend)).await?;
             new_id
@@ -282,6 +285,9 @@ async fn write(
                 .push(&format!(" AND id IN (SELECT t.id FROM {table} t WHERE "))
                 .append(engine.conditions().rows(type_name, "t"))
                 .push(")");
+            if let Some(reason) = sql.unstorable() {
+                return Err(QueryError::BadInput(reason.to_owned()));
+            }
             engine.count_statement();
             let result = txn.execute_raw(sql.statement(backend)).await?;
             if result.rows_affected() == 0 {
@@ -327,7 +333,10 @@ async fn revoke_where(engine: &Engine, condition: Sql) -> Result<Vec<String>, Qu
     let backend = txn.get_database_backend();
     let mut ids = Vec::new();
     engine.count_statement();
-    for r in txn.query_all_raw(select.statement(backend)).await? {
+    for r in txn
+        .query_all_raw(select.checked_statement(backend)?)
+        .await?
+    {
         ids.push(r.try_get_by::<String, _>("c0")?);
     }
     let now = Utc::now();
@@ -343,7 +352,7 @@ async fn revoke_where(engine: &Engine, condition: Sql) -> Result<Vec<String>, Qu
             .bind(id.clone())
             .push(" AND revoked_at IS NULL");
         engine.count_statement();
-        txn.execute_raw(update.statement(backend)).await?;
+        txn.execute_raw(update.checked_statement(backend)?).await?;
     }
     txn.commit().await?;
     Ok(ids)

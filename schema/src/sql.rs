@@ -71,6 +71,31 @@ impl Sql {
     }
 
     /// The statement for `backend`: PostgreSQL numbers its placeholders (`$1`, `$2`, …).
+    /// Why the database could not take these values, if it could not: a NUL in a text (which
+    /// PostgreSQL refuses, failing the statement) or more values than a statement may bind.
+    pub fn unstorable(&self) -> Option<&'static str> {
+        /// Below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+        const MAX_VALUES: usize = 30_000;
+        if self.values.len() > MAX_VALUES {
+            return Some("the request binds too many values into one statement");
+        }
+        self.values
+            .iter()
+            .any(|v| matches!(v, Value::String(Some(s)) if s.contains('\0')))
+            .then_some("a text value holds a NUL character, which cannot be stored or compared")
+    }
+
+    /// The statement, unless its values are `unstorable` (then the caller's `BAD_USER_INPUT`).
+    pub fn checked_statement(
+        self,
+        backend: DbBackend,
+    ) -> Result<Statement, crate::error::QueryError> {
+        match self.unstorable() {
+            Some(reason) => Err(crate::error::QueryError::BadInput(reason.to_owned())),
+            None => Ok(self.statement(backend)),
+        }
+    }
+
     pub fn statement(self, backend: DbBackend) -> Statement {
         let text = match backend {
             DbBackend::Postgres => {

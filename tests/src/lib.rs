@@ -1,6 +1,8 @@
 //! Test helpers: start the real application on port 0 with a fresh database (a SQLite file in
 //! a temporary folder, or a new PostgreSQL database), mint tokens with its key, speak HTTP.
 
+pub mod proxy;
+
 use std::path::PathBuf;
 
 use gateway::Application;
@@ -92,6 +94,12 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         listen: "127.0.0.1:0".parse().expect("address"),
         data_dir: temp.path().to_owned(),
         workers: 1,
+        // Aggregated refusal events are written soon after, for tests to read.
+        refusal_audit_interval: 0.2,
+        // Oracle tests read whole tables in one request (every case with its members, every
+        // incident with its persons): no front end's query, so the cost limit is raised for
+        // them. tests/hardening.rs runs with the default limits.
+        max_cost: 10_000_000,
         ..Config::default()
     };
     config.database_url = match backend {
@@ -279,6 +287,25 @@ impl TestApp {
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("no counter {name}"))
+    }
+
+    /// The aggregated event that counts the refusal of the request with `request_id` (the first
+    /// of its interval), once it has been written.
+    pub async fn refusal_event(&self, request_id: &str) -> entities::audit_event::Model {
+        use entities::audit_event;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        for _ in 0..100 {
+            if let Some(event) = audit_event::Entity::find()
+                .filter(audit_event::Column::RequestId.eq(request_id))
+                .one(&self.db)
+                .await
+                .expect("audit events")
+            {
+                return event;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no refusal event for request {request_id}");
     }
 
     /// The audit event of the request with `request_id`, as stored (exactly one).

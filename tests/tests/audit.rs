@@ -92,11 +92,18 @@ async fn each_outcome_is_recorded(app: TestApp) {
             br#"{"query":"{ viewer { role } }"}"#.to_vec(),
         )
         .await;
-    let event = event_of(&app, &denied.request_id).await;
+    // A refusal before execution is counted into an aggregated event, found by the first
+    // refused request's id.
+    let event = app.refusal_event(&denied.request_id).await;
     assert_eq!(
-        (event.outcome.as_str(), event.subject.as_deref()),
-        ("denied", None)
+        (
+            event.outcome.as_str(),
+            event.subject.as_deref(),
+            event.reason.as_deref()
+        ),
+        ("denied", None, Some("TOKEN_INVALID"))
     );
+    assert!(event.refusals.is_some_and(|n| n >= 1));
 
     let token = app.token("immigration");
     let invalid = app

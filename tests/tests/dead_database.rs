@@ -42,11 +42,12 @@ async fn a_vanished_database_gives_503_and_the_gateway_stays_up() {
             .query(&token, "{ persons(first: 5) { nodes { fullName } } }")
             .await;
         assert_eq!(reply.status, 503, "{}", reply.body);
-        // The database is gone, and with it the audit log: either reason is a typed 503.
+        // The database is gone, and with it the audit log and the token status: each reason is
+        // a typed 503.
         assert!(
             matches!(
                 reply.code(),
-                Some("SERVICE_UNAVAILABLE" | "AUDIT_UNAVAILABLE")
+                Some("SERVICE_UNAVAILABLE" | "AUDIT_UNAVAILABLE" | "TOKEN_STATUS_UNAVAILABLE")
             ),
             "{}",
             reply.body

@@ -249,7 +249,11 @@ fn nested(depth: usize) -> String {
     assert!(depth >= 3);
     let mut path = vec!["persons", "nodes"];
     for i in 0..depth - 3 {
-        path.push(if i % 2 == 0 { "case" } else { "members" });
+        path.push(if i % 2 == 0 {
+            "case"
+        } else {
+            "members(first: 1)"
+        });
     }
     let mut query = "id".to_owned();
     for step in path.iter().rev() {

@@ -90,6 +90,25 @@ async fn lookups_are_rate_limited_per_caller(backend: Backend) {
     }
     let limited = app.query_vars(&police, VERIFY, vars.clone()).await;
     assert_eq!(limited.code(), Some("RATE_LIMITED"), "{}", limited.body);
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    let retry = limited.body["errors"][0]["extensions"]["retryAfter"]
+        .as_u64()
+        .expect("retryAfter");
+    assert!((1..=60).contains(&retry), "{retry}");
+    // The allowance lives in the database: a second gateway on it hands out no fresh one.
+    let replica = spawn_with(backend, |c| {
+        c.verify_per_minute = 3;
+        c.database_url = Some(app.database_url.clone());
+        c.data_dir = app.data_dir.clone();
+    })
+    .await;
+    let elsewhere = replica.query_vars(&police, VERIFY, vars.clone()).await;
+    assert_eq!(
+        (elsewhere.status, elsewhere.code()),
+        (429, Some("RATE_LIMITED")),
+        "{}",
+        elsewhere.body
+    );
     // A fresh token of the same caller buys no fresh allowance; another caller has its own.
     let fresh = app.token_for("police", "POLRES-JKP", "31.71");
     let again = app.query_vars(&fresh, VERIFY, vars.clone()).await;

@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+pub mod refusals;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use entities::audit_event;
 use sea_orm::{
@@ -65,6 +67,10 @@ pub struct AuditRecord {
     pub via: Option<String>,
     /// The scopes that narrowed the token, if any.
     pub scopes: Option<String>,
+    /// An aggregated refusal: its code, the client address (caller unknown), how many.
+    pub reason: Option<String>,
+    pub address: Option<String>,
+    pub refusals: Option<i64>,
 }
 
 impl AuditRecord {
@@ -86,6 +92,9 @@ impl AuditRecord {
             duration_ms: 0,
             via: None,
             scopes: None,
+            reason: None,
+            address: None,
+            refusals: None,
         }
     }
 
@@ -98,26 +107,34 @@ impl AuditRecord {
         self.scopes = (!session.scopes.is_empty()).then(|| session.scopes.join(" "));
     }
 
+    /// The stored row. Every text is made storable first (a caller's string may hold what no
+    /// database text column takes), and the hash is over what is stored.
     fn model(&self, prev_hash: &str) -> audit_event::Model {
+        let text = |v: &Option<String>| v.as_deref().map(storable);
         let mut m = audit_event::Model {
             seq: 0,
             id: uuid::Uuid::new_v4().to_string(),
             at: self.at.to_rfc3339_opts(SecondsFormat::Millis, true),
-            request_id: self.request_id.clone(),
-            token_id: self.token_id.clone(),
-            subject: self.subject.clone(),
-            agency: self.agency.clone(),
-            role: self.role.clone(),
-            purpose: self.purpose.clone(),
-            operation_name: self.operation_name.clone(),
+            request_id: storable(&self.request_id),
+            token_id: text(&self.token_id),
+            subject: text(&self.subject),
+            agency: text(&self.agency),
+            role: text(&self.role),
+            purpose: text(&self.purpose),
+            operation_name: text(&self.operation_name),
             query_hash: self.query_hash.clone(),
+            // JSON: serde_json escapes every control character; never cut (the person-access
+            // report reads every id).
             fields_read: serde_json::to_string(&self.fields_read).unwrap_or_else(|_| "[]".into()),
             person_ids: serde_json::to_string(&self.person_ids).unwrap_or_else(|_| "[]".into()),
             row_count: self.row_count,
             outcome: self.outcome.as_str().to_owned(),
             duration_ms: self.duration_ms,
-            via: self.via.clone(),
-            scopes: self.scopes.clone(),
+            via: text(&self.via),
+            scopes: text(&self.scopes),
+            reason: text(&self.reason),
+            address: text(&self.address),
+            refusals: self.refusals,
             prev_hash: prev_hash.to_owned(),
             hash: String::new(),
         };
@@ -154,8 +171,38 @@ pub fn event_hash(e: &audit_event::Model) -> String {
         if let Some(scopes) = &e.scopes {
             list.push(serde_json::json!({ "scopes": scopes }));
         }
+        if let Some(reason) = &e.reason {
+            list.push(serde_json::json!({ "reason": reason }));
+        }
+        if let Some(address) = &e.address {
+            list.push(serde_json::json!({ "address": address }));
+        }
+        if let Some(refusals) = e.refusals {
+            list.push(serde_json::json!({ "refusals": refusals }));
+        }
     }
     hex(&Sha256::digest(content.to_string().as_bytes()))
+}
+
+/// `text` as every database stores it: a NUL (which PostgreSQL's `text` cannot hold) becomes
+/// the visible escape `\u0000`, and so does any other control character but tab and newline.
+/// Longer texts are cut, so one caller cannot make an event arbitrarily large (texts only: the
+/// lists of coordinates and person ids are JSON and kept whole).
+pub fn storable(text: &str) -> String {
+    const MAX_CHARS: usize = 4096;
+    let mut out = String::with_capacity(text.len().min(MAX_CHARS));
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() && c != '\t' && c != '\n' {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -262,12 +309,31 @@ async fn writer(db: DatabaseConnection, mut receiver: mpsc::Receiver<Job>) {
             }
         }
         let records: Vec<&AuditRecord> = group.iter().map(|(r, _)| r).collect();
-        let result = append(&db, &records).await.map_err(|e| {
-            tracing::error!(error = %e, events = records.len(), "audit log write failed");
-            e.to_string()
-        });
-        for (_, done) in group {
-            let _ = done.send(result.clone().map_err(AuditError));
+        match append(&db, &records).await {
+            Ok(()) => {
+                for (_, done) in group {
+                    let _ = done.send(Ok(()));
+                }
+            }
+            // A database that cannot be reached fails every event alike: no retries one by one.
+            Err(e) if group.len() == 1 || schema::error::is_unavailable(&e) => {
+                tracing::error!(error = %e, events = group.len(), "audit log write failed");
+                for (_, done) in group {
+                    let _ = done.send(Err(AuditError(e.to_string())));
+                }
+            }
+            Err(e) => {
+                // One event that cannot be stored must not fail the others of its group:
+                // each is tried alone, and only the one that fails is refused.
+                tracing::warn!(error = %e, events = records.len(), "audit group failed; appending one by one");
+                for (record, done) in group {
+                    let result = append(&db, &[&record]).await.map_err(|e| {
+                        tracing::error!(error = %e, request_id = %record.request_id, "audit log write failed");
+                        AuditError(e.to_string())
+                    });
+                    let _ = done.send(result);
+                }
+            }
         }
     }
 }
@@ -305,6 +371,17 @@ async fn append(db: &DatabaseConnection, records: &[&AuditRecord]) -> Result<(),
             .await?;
     }
     txn.commit().await
+}
+
+/// Whether an audit event could be appended now: takes the chain's write lock in a
+/// transaction that changes nothing and rolls back.
+pub async fn probe_writable(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    let txn = db.begin().await?;
+    let backend = txn.get_database_backend();
+    let probe = "UPDATE audit_events SET seq = seq WHERE 1 = 0".to_owned();
+    txn.execute_raw(Statement::from_string(backend, probe))
+        .await?;
+    txn.rollback().await
 }
 
 /// What `audit verify` found.

@@ -29,6 +29,20 @@ pub enum RequestError {
     NoSchema,
     #[error("the audit log cannot be written, so no answer can be given; try again later")]
     AuditUnavailable,
+    #[error("{0}")]
+    Limit(#[from] schema::limits::LimitError),
+    #[error("{0}")]
+    BadUserInput(String),
+    #[error("the answer would be larger than {limit} bytes; ask for fewer rows or fields")]
+    ResponseTooLarge { limit: usize },
+    #[error("rate limit of {} {} per minute exceeded; try again in {} s", .0.limit, .0.what, retry_seconds(.0))]
+    RateLimited(super::rate_limit::Exceeded),
+    #[error("internal error")]
+    Internal,
+}
+
+fn retry_seconds(e: &super::rate_limit::Exceeded) -> u64 {
+    e.retry_after.as_secs_f64().ceil().max(1.0) as u64
 }
 
 impl RequestError {
@@ -42,6 +56,11 @@ impl RequestError {
             RequestError::MutationOverGet => "METHOD_NOT_ALLOWED",
             RequestError::NoSchema => "FORBIDDEN",
             RequestError::AuditUnavailable => "AUDIT_UNAVAILABLE",
+            RequestError::Limit(e) => e.code(),
+            RequestError::BadUserInput(_) => "BAD_USER_INPUT",
+            RequestError::ResponseTooLarge { .. } => "RESPONSE_TOO_LARGE",
+            RequestError::RateLimited(_) => "RATE_LIMITED",
+            RequestError::Internal => "INTERNAL_ERROR",
         }
     }
 
@@ -57,14 +76,43 @@ impl RequestError {
             RequestError::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
             RequestError::NoSchema => StatusCode::FORBIDDEN,
             RequestError::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            RequestError::Limit(_)
+            | RequestError::BadUserInput(_)
+            | RequestError::ResponseTooLarge { .. } => StatusCode::BAD_REQUEST,
+            RequestError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            RequestError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Whether this refusal comes before execution for a reason that is counted rather than
+    /// audited one by one (no token, a bad token, a rate limit).
+    pub fn is_counted_refusal(&self) -> bool {
+        match self {
+            RequestError::Auth(AuthError::ScopeNotInRole(_)) => false,
+            RequestError::Auth(_) | RequestError::RateLimited(_) => true,
+            _ => false,
         }
     }
 
     pub fn response(&self, request_id: &str) -> HttpResponse {
+        let mut extensions = json!({ "code": self.code(), "requestId": request_id });
+        match self {
+            RequestError::Limit(e) => {
+                for (key, value) in e.details() {
+                    extensions[key] = json!(value);
+                }
+            }
+            RequestError::ResponseTooLarge { limit } => extensions["limit"] = json!(limit),
+            RequestError::RateLimited(e) => {
+                extensions["retryAfter"] = json!(retry_seconds(e));
+                extensions["limit"] = json!(e.limit);
+            }
+            _ => {}
+        }
         let body = json!({
             "errors": [{
                 "message": self.to_string(),
-                "extensions": { "code": self.code(), "requestId": request_id }
+                "extensions": extensions
             }]
         });
         let mut response = HttpResponse::build(self.status());
@@ -86,6 +134,14 @@ impl RequestError {
             }
             RequestError::AuditUnavailable => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+            }
+            RequestError::RateLimited(e) => {
+                let seconds = retry_seconds(e).to_string();
+                response
+                    .insert_header((header::RETRY_AFTER, seconds.clone()))
+                    .insert_header(("RateLimit-Limit", e.limit.to_string()))
+                    .insert_header(("RateLimit-Remaining", "0"))
+                    .insert_header(("RateLimit-Reset", seconds));
             }
             _ => {}
         }

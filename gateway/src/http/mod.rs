@@ -4,6 +4,7 @@
 //! runs mutations over GET, so this thin layer is our own (see docs/architecture.md).
 
 pub mod error;
+pub mod rate_limit;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::parser::types::OperationType;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -38,15 +39,36 @@ struct GraphqlParams {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql_post))
         .route("/graphql", web::get().to(graphql_get))
-        .route("/healthz", web::get().to(health))
+        .route("/healthz", web::get().to(ready))
+        .route("/readyz", web::get().to(ready))
+        .route("/livez", web::get().to(live))
         .route("/.well-known/jwks.json", web::get().to(jwks))
         .route("/metrics", web::get().to(metrics));
 }
 
-async fn health(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
+/// The process is up and serving; the database is not asked.
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// Ready to answer: the database is reachable and the audit log can be written (a write
+/// transaction on `audit_events` that changes nothing), within `db_acquire_timeout`, whatever
+/// the database does.
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let deadline = state.config.db_acquire_timeout() + std::time::Duration::from_millis(500);
+    let check = async {
+        state.db.ping().await.map_err(|_| "database unavailable")?;
+        crate::audit::probe_writable(&state.db)
+            .await
+            .map_err(|_| "audit log not writable")
+    };
+    match tokio::time::timeout(deadline, check).await {
+        Ok(Ok(())) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
+        Ok(Err(reason)) => HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "5"))
+            .json(serde_json::json!({"status": reason})),
         Err(_) => HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "5"))
             .json(serde_json::json!({"status": "database unavailable"})),
     }
 }
@@ -71,8 +93,14 @@ fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// One GraphQL request: authenticate, check the token, read the parameters (only then, so an
-/// unauthenticated caller's body is never read), execute, audit, answer.
+/// The client address of a request: the peer, never a forwarded header a client can forge.
+fn client_address(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
+/// One GraphQL request: authenticate, check the token and the caller's rate limit, read the
+/// parameters (only then, so an unauthenticated caller's body is never read), execute, audit,
+/// answer.
 async fn handle(
     req: &HttpRequest,
     state: &AppState,
@@ -82,6 +110,7 @@ async fn handle(
     let id = request_id();
     let started = Instant::now();
     let mut audit = AuditRecord::new(&id);
+    let mut allowance = None;
     let result: Result<HttpResponse, RequestError> = async {
         let session = state.auth.authenticate(auth_header(req)).await?;
         audit.session(&session);
@@ -91,11 +120,76 @@ async fn handle(
             .tokens
             .check(&session.token_id, &session.agency, session.issued_at)
             .await?;
+        allowance = state
+            .rate_limits
+            .request(&session.role, &session.caller_key())
+            .map_err(RequestError::RateLimited)?;
         let params = params.await?;
         execute(req, state, session, params, is_get, &id, &mut audit).await
     }
     .await;
-    finish(state, audit, started, result, &id).await
+    let result = match result {
+        Err(e) if e.is_counted_refusal() && matches!(e, RequestError::Auth(_)) => {
+            Err(refusals_per_address(req, state, e).await)
+        }
+        other => other,
+    };
+    let mut response = finish(state, audit, started, result, &id, client_address(req)).await;
+    if let Some(a) = allowance
+        && response.status().is_success()
+    {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            ("ratelimit-limit", a.limit.to_string()),
+            ("ratelimit-remaining", a.remaining.to_string()),
+            ("ratelimit-reset", a.reset.as_secs().to_string()),
+        ] {
+            if let Ok(value) = header::HeaderValue::from_str(&value) {
+                headers.insert(header::HeaderName::from_static(name), value);
+            }
+        }
+    }
+    response
+}
+
+/// Counts a token refusal against the client's address, in the database (so every replica
+/// counts into one allowance). Past `refusals_per_minute` the address's refused requests are
+/// answered 429 instead: requests with a valid token from the same address are never refused
+/// for it, so one client behind an agency's NAT cannot cut off its colleagues.
+async fn refusals_per_address(
+    req: &HttpRequest,
+    state: &AppState,
+    error: RequestError,
+) -> RequestError {
+    let per_minute = state.config.rate_limits.refusals_per_minute;
+    // Only a token that is bad (forged, revoked, foreign) counts: a missing or expired one is
+    // a client's ordinary life (it refreshes on 401), and a status that cannot be read now is
+    // not the client's doing.
+    if matches!(
+        error,
+        RequestError::Auth(
+            AuthError::Missing
+                | AuthError::Expired
+                | AuthError::NotYetValid
+                | AuthError::StatusUnavailable
+        )
+    ) {
+        return error;
+    }
+    let Some(address) = client_address(req).filter(|_| per_minute > 0) else {
+        return error;
+    };
+    match schema::rate::hit(&state.db, "refusals", &address, per_minute).await {
+        Ok(schema::rate::Verdict::Limited { retry_after }) => {
+            RequestError::RateLimited(rate_limit::Exceeded {
+                limit: per_minute,
+                retry_after,
+                what: "refused requests",
+            })
+        }
+        // Within the allowance, or not countable now (database down): the refusal as it is.
+        _ => error,
+    }
 }
 
 async fn graphql_post(
@@ -131,9 +225,14 @@ async fn post_params(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !content_type.starts_with("application/json")
-        && !content_type.starts_with("application/graphql+json")
-    {
+    // The media type exactly (parameters such as `charset` allowed): `application/jsonx` is not JSON.
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence != "application/json" && essence != "application/graphql+json" {
         return Err(RequestError::UnsupportedMediaType);
     }
     let mut body = web::BytesMut::new();
@@ -171,16 +270,25 @@ async fn get_params(mut query: HashMap<String, String>) -> Result<GraphqlParams,
 }
 
 /// Commits the request's audit event, then answers; without a committed event there is no
-/// answer but 503 AUDIT_UNAVAILABLE.
+/// answer but 503 AUDIT_UNAVAILABLE. Refusals before execution are counted into an aggregated
+/// event instead (`audit::refusals`).
 async fn finish(
     state: &AppState,
     mut audit: AuditRecord,
     started: Instant,
     result: Result<HttpResponse, RequestError>,
     id: &str,
+    address: Option<String>,
 ) -> HttpResponse {
     let response = match result {
         Ok(response) => response,
+        Err(e) if e.is_counted_refusal() => {
+            state.metrics.refused(e.code());
+            let mut who = crate::audit::refusals::Refused::from(&audit);
+            who.address = address;
+            state.refusals.note(e.code(), who, id);
+            return e.response(id);
+        }
         Err(e) => {
             audit.outcome = match e {
                 RequestError::Auth(_) => Outcome::Denied,
@@ -299,6 +407,48 @@ fn legacy_json_only(req: &HttpRequest) -> bool {
         && !accept.contains("*/*")
 }
 
+/// Refuses, before parsing, what could hurt the parser or the database: NUL characters, and
+/// values nested deeper than `max_input_depth` (in variables or in the document).
+fn check_input(params: &GraphqlParams, max_input_depth: usize) -> Result<(), RequestError> {
+    let nul = "a NUL character cannot be part of a request";
+    if params.query.contains('\0')
+        || params
+            .operation_name
+            .as_deref()
+            .is_some_and(|n| n.contains('\0'))
+    {
+        return Err(RequestError::BadUserInput(nul.into()));
+    }
+    if let Some(variables) = &params.variables {
+        if !variables.is_object() && !variables.is_null() {
+            return Err(RequestError::BadRequest(
+                "`variables` must be an object".into(),
+            ));
+        }
+        // The variables object itself is one level.
+        if schema::limits::json_depth(variables) > max_input_depth + 1 {
+            return Err(schema::limits::LimitError::InputTooDeep {
+                limit: max_input_depth,
+            }
+            .into());
+        }
+        if schema::limits::json_has_nul(variables) {
+            return Err(RequestError::BadUserInput(nul.into()));
+        }
+    }
+    schema::limits::scan_nesting(&params.query, max_input_depth)?;
+    Ok(())
+}
+
+/// The panic's message, for the log.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
 async fn execute(
     req: &HttpRequest,
     state: &AppState,
@@ -310,26 +460,42 @@ async fn execute(
 ) -> Result<HttpResponse, RequestError> {
     audit.operation_name = params.operation_name.clone();
     audit.query_hash = Some(document_hash(&params.query));
+    check_input(&params, state.config.max_input_depth)?;
     let document = async_graphql::parser::parse_query(&params.query)
         .map_err(|e| RequestError::Parse(e.to_string()))?;
-    if is_get {
-        let mutation = document.operations.iter().any(|(name, op)| {
-            let selected = params
-                .operation_name
-                .as_deref()
-                .is_none_or(|n| name.map(|x| x.as_str()) == Some(n));
-            selected && op.node.ty != OperationType::Query
-        });
-        if mutation {
-            return Err(RequestError::MutationOverGet);
-        }
+    let operation = schema::limits::select_operation(&document, params.operation_name.as_deref())?;
+    if is_get && operation.ty != OperationType::Query {
+        return Err(RequestError::MutationOverGet);
     }
     let (schema, role, base) = schema_for(state, &session)?;
-    let engine = Engine::new(state.db.clone(), session, role, base, id.to_owned());
+    let variables = params
+        .variables
+        .map(async_graphql::Variables::from_json)
+        .unwrap_or_default();
+    // Cost is known before any SQL runs.
+    let analysis = schema::limits::analyse(
+        schema.registry(),
+        &document,
+        params.operation_name.as_deref(),
+        &variables,
+        &state.config.limits(&session.role),
+    )?;
+    state
+        .rate_limits
+        .cost(&session.role, &session.caller_key(), analysis.cost)
+        .map_err(RequestError::RateLimited)?;
+    let panic_for = state
+        .config
+        .fault_injection
+        .panic_in_execution_for_subject
+        .clone();
+    let engine = Engine::new(state.db.clone(), session, role, base, id.to_owned())
+        .with_panic_for_subject(panic_for);
     let loader = engine.loader();
     let started = schema::builder::ExecutionStarted::default();
     let trail = Arc::new(schema::audit::AuditTrail::default());
     let mut request = async_graphql::Request::new(params.query)
+        .variables(variables)
         .data(engine.clone())
         .data(loader)
         .data(started.clone())
@@ -339,29 +505,44 @@ async fn execute(
             let tokens = state.tokens.clone();
             Arc::new(move |id: &str| tokens.forget(id))
         }));
+    request.set_parsed_query(document);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
-    if let Some(variables) = params.variables {
-        if !variables.is_object() && !variables.is_null() {
-            return Err(RequestError::BadRequest(
-                "`variables` must be an object".into(),
-            ));
+    // A panic anywhere in this request's execution is this request's 500, never the process's.
+    let mut response = match std::panic::AssertUnwindSafe(schema.execute(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(panic) => {
+            tracing::error!(
+                request_id = id,
+                panic = panic_message(&*panic),
+                "request panicked"
+            );
+            return Err(RequestError::Internal);
         }
-        request = request.variables(async_graphql::Variables::from_json(variables));
-    }
-    let mut response = schema.execute(request).await;
+    };
     state.metrics.graphql_request();
 
     // A request that never reached execution (validation, limits) is a request error (4xx);
     // errors during execution are field errors next to the data (200).
     let request_failed = !started.started() && !response.errors.is_empty();
-    if request_failed {
-        for error in &mut response.errors {
-            let extensions = error.extensions.get_or_insert_with(Default::default);
-            if extensions.get("code").is_none() {
-                extensions.set("code", "GRAPHQL_VALIDATION_FAILED");
-            }
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set(
+                "code",
+                if request_failed {
+                    "GRAPHQL_VALIDATION_FAILED"
+                } else {
+                    "INTERNAL_ERROR"
+                },
+            );
+        }
+        if extensions.get("requestId").is_none() {
+            extensions.set("requestId", id);
         }
     }
     let returned = trail.returned();
@@ -382,26 +563,50 @@ async fn execute(
         serde_json::to_string(&response)
     }
     .unwrap_or_else(|_| r#"{"errors":[{"message":"internal error"}]}"#.to_owned());
+    if body.len() > state.config.max_response_bytes {
+        // Nothing of it leaves: the event says so.
+        audit.fields_read.clear();
+        audit.person_ids.clear();
+        audit.row_count = 0;
+        return Err(RequestError::ResponseTooLarge {
+            limit: state.config.max_response_bytes,
+        });
+    }
     let legacy = legacy_json_only(req);
+    let code_of = |e: &async_graphql::ServerError| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .and_then(|c| match c {
+                async_graphql::Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+    };
     // An unreachable database is the server's trouble, not the request's: 503, retry later.
-    let unavailable = response.errors.iter().any(|e| {
-        e.extensions.as_ref().and_then(|x| x.get("code"))
-            == Some(&async_graphql::Value::from("SERVICE_UNAVAILABLE"))
-    });
+    let unavailable = response
+        .errors
+        .iter()
+        .any(|e| code_of(e).as_deref() == Some("SERVICE_UNAVAILABLE"));
+    // A rate limit inside the operation (verifyDocument) answers 429 with its Retry-After.
+    let retry_after = response
+        .errors
+        .iter()
+        .filter(|e| code_of(e).as_deref() == Some("RATE_LIMITED"))
+        .filter_map(|e| match e.extensions.as_ref()?.get("retryAfter")? {
+            async_graphql::Value::Number(n) => n.as_u64(),
+            _ => None,
+        })
+        .max();
     // A refused operation (nothing executed, a refusal code) answers 403.
     let refused = response.data == async_graphql::Value::Null
-        && response.errors.iter().any(|e| {
-            e.extensions
-                .as_ref()
-                .and_then(|x| x.get("code"))
-                .is_some_and(|c| {
-                    REFUSALS
-                        .iter()
-                        .any(|r| *c == async_graphql::Value::from(*r))
-                })
-        });
+        && response
+            .errors
+            .iter()
+            .any(|e| code_of(e).is_some_and(|c| REFUSALS.contains(&c.as_str())));
     let status = if unavailable {
         StatusCode::SERVICE_UNAVAILABLE
+    } else if retry_after.is_some() {
+        StatusCode::TOO_MANY_REQUESTS
     } else if refused && !legacy {
         StatusCode::FORBIDDEN
     } else if request_failed && !legacy {
@@ -412,6 +617,8 @@ async fn execute(
     let mut builder = HttpResponse::build(status);
     if unavailable {
         builder.insert_header((header::RETRY_AFTER, "5"));
+    } else if let Some(seconds) = retry_after {
+        builder.insert_header((header::RETRY_AFTER, seconds.to_string()));
     }
     // What executing this request cost the database (token checks and audit excluded).
     builder.insert_header((
@@ -421,6 +628,7 @@ async fn execute(
             .load(std::sync::atomic::Ordering::Relaxed)
             .to_string(),
     ));
+    builder.insert_header(("x-pora-cost", analysis.cost.to_string()));
     Ok(builder
         .content_type(if legacy {
             "application/json"
@@ -445,6 +653,8 @@ pub struct Metrics {
     pub sql_statements: std::sync::atomic::AtomicU64,
     pub graphql_requests: std::sync::atomic::AtomicU64,
     pub scoped_schemas_built: std::sync::atomic::AtomicU64,
+    /// Requests refused before execution, by code.
+    pub refused: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -458,14 +668,37 @@ impl Metrics {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
+    pub fn refused(&self, code: &'static str) {
+        *self
+            .refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(code)
+            .or_default() += 1;
+    }
+
     pub fn render(&self) -> String {
         use std::sync::atomic::Ordering::Relaxed;
-        format!(
-            "# HELP pora_sql_statements_total SQL statements sent to the database.\n# TYPE pora_sql_statements_total counter\npora_sql_statements_total {}\n# HELP pora_graphql_requests_total GraphQL requests executed.\n# TYPE pora_graphql_requests_total counter\npora_graphql_requests_total {}\n# HELP pora_scoped_schemas_built_total Schemas built for distinct token scope sets.\n# TYPE pora_scoped_schemas_built_total counter\npora_scoped_schemas_built_total {}\n",
-            self.sql_statements.load(Relaxed),
-            self.graphql_requests.load(Relaxed),
-            self.scoped_schemas_built.load(Relaxed)
-        )
+        let mut refused = String::from(
+            "# HELP pora_refused_requests_total Requests refused before execution, by code.\n# TYPE pora_refused_requests_total counter\n",
+        );
+        for (code, n) in self
+            .refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            refused.push_str(&format!(
+                "pora_refused_requests_total{{code=\"{code}\"}} {n}\n"
+            ));
+        }
+        refused
+            + &format!(
+                "# HELP pora_sql_statements_total SQL statements sent to the database.\n# TYPE pora_sql_statements_total counter\npora_sql_statements_total {}\n# HELP pora_graphql_requests_total GraphQL requests executed.\n# TYPE pora_graphql_requests_total counter\npora_graphql_requests_total {}\n# HELP pora_scoped_schemas_built_total Schemas built for distinct token scope sets.\n# TYPE pora_scoped_schemas_built_total counter\npora_scoped_schemas_built_total {}\n",
+                self.sql_statements.load(Relaxed),
+                self.graphql_requests.load(Relaxed),
+                self.scoped_schemas_built.load(Relaxed)
+            )
     }
 }
 
