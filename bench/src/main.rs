@@ -93,7 +93,7 @@ async fn main() -> Result<(), BoxError> {
         listen: "127.0.0.1:0".parse()?,
         data_dir: temp.path().to_owned(),
         database_url: Some(bench_url.clone()),
-        demo_data: true,
+        demo_data: Some(true),
         workers: 2,
         max_connections: 20,
         ..Config::default()
@@ -133,7 +133,7 @@ async fn main() -> Result<(), BoxError> {
     // switched off gets the immigration load too; the audited `immigration` run is the baseline.
     let unaudited = Application::build(Config {
         audit_log: false,
-        demo_data: false,
+        demo_data: Some(false),
         ..config.clone()
     })
     .await?;

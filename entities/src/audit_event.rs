@@ -40,6 +40,9 @@ pub struct Model {
     pub address: Option<String>,
     /// For an aggregated refusal: how many requests it stands for.
     pub refusals: Option<i64>,
+    /// For a write: JSON array of the `Type.field` coordinates it set (committed with the write).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub fields_written: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }

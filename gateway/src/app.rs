@@ -59,6 +59,12 @@ pub struct AppState {
     pub rate_limits: Arc<crate::http::rate_limit::RateLimits>,
     /// Refusals before execution, counted into aggregated audit events.
     pub refusals: Arc<crate::audit::refusals::RefusalLog>,
+    /// The shared rate counters (database or Redis).
+    pub counters: Arc<dyn schema::rate::CounterStore>,
+    /// Permits for heavy operations (`heavy_cost`, `max_heavy_in_flight`).
+    pub heavy: Arc<tokio::sync::Semaphore>,
+    /// When `/readyz` last found everything ready.
+    pub ready_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 pub struct Application {
@@ -87,8 +93,10 @@ pub async fn connect(
     let url = config.database_url();
     let shown = redact(&url);
     if url.starts_with("sqlite:") {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+        private_data_dir(&config.data_dir)?;
+        if let Some(file) = sqlite_file(&url) {
+            private_file(&file).map_err(|e| StartError::DataDir(file.display().to_string(), e))?;
+        }
     }
     if !url.starts_with("sqlite:") {
         reachable(&url, config.db_acquire_timeout()).await?;
@@ -97,6 +105,10 @@ pub async fn connect(
     let statement_timeout = config.db_statement_timeout();
     options
         .max_connections(config.max_connections)
+        // Connections idle for 10 s close (down to one): their buffers, grown to the largest
+        // answer they carried, are given back after a burst.
+        .min_connections(1)
+        .idle_timeout(std::time::Duration::from_secs(10))
         .acquire_timeout(config.db_acquire_timeout())
         .connect_timeout(config.db_acquire_timeout())
         .statement_timeout(statement_timeout)
@@ -112,7 +124,7 @@ pub async fn connect(
     Migrator::up(&db, None)
         .await
         .map_err(|e| StartError::Database(shown.clone(), e))?;
-    if config.demo_data
+    if config.demo_data()
         && let Some(summary) = crate::seed::seed_demo(&db, config.demo_seed)
             .await
             .map_err(|e| StartError::Database(shown.clone(), e))?
@@ -124,6 +136,63 @@ pub async fn connect(
         );
     }
     Ok(db)
+}
+
+/// Creates the data folder readable by its owner only (0700): it holds case data and keys. A
+/// folder that exists already is left as it is, with a warning if others may read it.
+pub fn private_data_dir(dir: &std::path::Path) -> Result<(), StartError> {
+    let shown = || dir.display().to_string();
+    if !dir.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(dir)
+            .map_err(|e| StartError::DataDir(shown(), e))?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(dir)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(folder = %shown(), "the data folder is readable by other users; chmod 700 it");
+        }
+    }
+    Ok(())
+}
+
+/// The file of a `sqlite:` URL (`sqlite://path?…`), unless in memory.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && !path.contains(":memory:")).then(|| std::path::PathBuf::from(path))
+}
+
+/// Creates the database file, empty, readable by its owner only (0600), before SQLite opens it
+/// (SQLite gives its journal files the same mode). An existing file keeps its mode.
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Whether the database server of `url` accepts a TCP connection within `timeout`: a dead or
@@ -274,8 +343,17 @@ impl Application {
         .with_routers(&config.federation.routers)
         .with_trusted_issuers(trusted_issuers(&config, &policy).await?);
         let auth = Arc::new(auth);
+        let counters: Arc<dyn schema::rate::CounterStore> = match &config.rate_limit_store {
+            Some(url) => Arc::new(
+                crate::http::counters::RedisCounters::connect(url, config.db_acquire_timeout())
+                    .await
+                    .map_err(|e| StartError::Unreachable(redact(url), e))?,
+            ),
+            None => Arc::new(schema::rate::DatabaseCounters(db.clone())),
+        };
         // One limiter for every schema: a token's `verifyDocument` budget is its own.
-        let limiter = Arc::new(RateLimiter::new(config.verify_per_minute));
+        let limiter =
+            Arc::new(RateLimiter::new(config.verify_per_minute).with_store(counters.clone()));
         let schemas = build_schemas(&policy, &config, &limiter)?;
         let scoped = schema::scoped::ScopedSchemas::new(config.schema_options(), limiter);
         let router = (
@@ -293,7 +371,9 @@ impl Application {
         let audit = if config.audit_log {
             crate::audit::AuditLog::start(db.clone())
         } else {
-            tracing::warn!("audit log OFF: answers are not recorded (for benchmarks only)");
+            tracing::warn!(
+                "AUDIT LOG OFF (--unsafe-no-audit): answers are NOT recorded; never run this with real case data"
+            );
             crate::audit::AuditLog::disabled()
         };
         let refusals = crate::audit::refusals::RefusalLog::new(audit.clone());
@@ -302,6 +382,7 @@ impl Application {
         ));
         let rate_limits = crate::http::rate_limit::RateLimits::new(&config.rate_limits);
         rate_limits.start_sweeper();
+        let heavy_in_flight = config.heavy_in_flight();
         let tokens = crate::admin::TokenStore::new(db.clone());
         tokens.start_flusher();
         let issuer = schema::mutation::Issuer(Arc::new(crate::admin::GraphqlIssuer {
@@ -324,6 +405,9 @@ impl Application {
             issuer,
             rate_limits,
             refusals,
+            counters,
+            heavy: Arc::new(tokio::sync::Semaphore::new(heavy_in_flight)),
+            ready_at: std::sync::Mutex::default(),
         });
         let shared = state.clone();
         let mut server = HttpServer::new(move || {
@@ -351,7 +435,11 @@ impl Application {
         &self.state
     }
 
+    /// Serves until the server stops (SIGTERM, SIGINT), then writes the refusals still counted
+    /// in memory, so none goes unaudited.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.state.refusals.flush().await;
+        result
     }
 }

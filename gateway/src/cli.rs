@@ -30,6 +30,14 @@ pub enum Command {
         /// Listen address, overriding the configuration (e.g. 127.0.0.1:0).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Load the demo data into an empty database, PostgreSQL too (the embedded database
+        /// gets it unless `demo_data = false`).
+        #[arg(long)]
+        demo: bool,
+        /// Answer without recording answers in the audit log. Only to measure what auditing
+        /// costs; never with real case data.
+        #[arg(long)]
+        unsafe_no_audit: bool,
     },
     /// Print a role's GraphQL schema (SDL).
     Schema {
@@ -165,9 +173,19 @@ pub enum TokenCommand {
 pub async fn run(cli: Cli) -> Result<(), String> {
     let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            demo,
+            unsafe_no_audit,
+        } => {
             if let Some(listen) = listen {
                 config.listen = listen;
+            }
+            if demo {
+                config.demo_data = Some(true);
+            }
+            if unsafe_no_audit {
+                config.audit_log = false;
             }
             let app = Application::build(config)
                 .await
@@ -185,7 +203,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            config.demo_data = false;
+            config.demo_data = Some(false);
             let metrics = std::sync::Arc::new(crate::http::Metrics::default());
             let db = crate::app::connect(&config, &metrics)
                 .await
@@ -397,7 +415,7 @@ async fn token_admin(
     ),
     String,
 > {
-    config.demo_data = false;
+    config.demo_data = Some(false);
     let policy = load_policy(config).map_err(|e| e.to_string())?;
     let metrics = std::sync::Arc::new(crate::http::Metrics::default());
     let db = crate::app::connect(config, &metrics)
@@ -424,8 +442,18 @@ fn print_welcome(app: &Application) {
         crate::app::redact(&state.config.database_url())
     );
     println!();
-    println!("Development tokens (8 h):");
-    for role in state.policy.roles.keys() {
+    // Live tokens in a log are live credentials: printed only for the embedded demo, and never
+    // an administrator's.
+    if !(state.config.embedded() && state.config.demo_data()) {
+        println!(
+            "No development tokens printed (not the embedded demo). Mint one with `pora-gateway token dev --role <role>`."
+        );
+        return;
+    }
+    println!(
+        "Development tokens (8 h; an administrator's: `pora-gateway token dev --role admin`):"
+    );
+    for role in state.policy.roles.keys().filter(|r| *r != "admin") {
         let demo = DEMO_AGENCIES.iter().find(|a| a.0 == role);
         let (agency, jurisdiction) = demo.map_or(("PORA-ADMIN", "31"), |a| (a.1, a.4));
         match state.auth.issue(

@@ -33,8 +33,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Policy file (`PORA_POLICY`); default: the policy compiled into the binary.
     pub policy_file: Option<PathBuf>,
-    /// Load the demo data into an empty database at start.
-    pub demo_data: bool,
+    /// Load the demo data into an empty database at start (`PORA_DEMO_DATA`, `serve --demo`).
+    /// Unset: yes for the embedded SQLite database, never for PostgreSQL.
+    pub demo_data: Option<bool>,
     /// Seed of the demo data generator: the same seed gives the same data.
     pub demo_seed: u64,
     /// Token issuer (`iss`) this gateway issues and accepts.
@@ -53,8 +54,9 @@ pub struct Config {
     pub workers: usize,
     /// Database connection pool size.
     pub max_connections: u32,
-    /// Record every answer in the audit log before sending it. Switch off only to measure what
-    /// auditing costs: with it off, nothing is recorded.
+    /// Record every answer in the audit log before sending it. No configuration key: only
+    /// `serve --unsafe-no-audit` (loudly logged) or a benchmark turns it off.
+    #[serde(skip)]
     pub audit_log: bool,
     /// Longest lifetime of an issued token, in hours, unless `max_token_hours` names the role.
     pub default_max_token_hours: i64,
@@ -78,6 +80,12 @@ pub struct Config {
     pub max_response_bytes: usize,
     /// Rows of a nested to-many relation per parent when `first` is not given.
     pub nested_page_size: u32,
+    /// Operations of at least this estimated cost are heavy: at most `max_heavy_in_flight` of
+    /// them execute at once in this process, so cheap requests of other callers never queue
+    /// behind them.
+    pub heavy_cost: u64,
+    /// Heavy operations executing at once (0: twice the number of cores, at least 4).
+    pub max_heavy_in_flight: usize,
     /// Largest `first` of a nested to-many relation.
     pub max_nested_page_size: u32,
     /// Seconds to wait for a database connection before answering 503.
@@ -86,6 +94,9 @@ pub struct Config {
     pub db_statement_timeout: f64,
     /// Per-caller request limits (`[rate_limits]`).
     pub rate_limits: RateLimitConfig,
+    /// Where the shared rate counters live (`verifyDocument`, refusals per address): the
+    /// database when unset, or a Redis server (`redis://host:6379`, `PORA_RATE_LIMIT_STORE`).
+    pub rate_limit_store: Option<String>,
     /// Seconds over which refused requests (no token, bad token, rate limited) are counted
     /// into one audit event per reason and caller or address.
     pub refusal_audit_interval: f64,
@@ -100,6 +111,10 @@ pub struct Config {
 pub struct FaultInjection {
     /// A request of this token subject panics when its execution sends SQL.
     pub panic_in_execution_for_subject: Option<String>,
+    /// A request of this token subject waits at its first statement until `release` is
+    /// notified: a request held in flight, for tests of what others get meanwhile.
+    pub hold_in_execution_for_subject: Option<String>,
+    pub release: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// `[rate_limits]`: see docs/limits.md.
@@ -152,7 +167,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             policy_file: None,
-            demo_data: true,
+            demo_data: None,
             demo_seed: 2016,
             issuer: "pora-gateway".to_owned(),
             audience: "pora".to_owned(),
@@ -177,9 +192,12 @@ impl Default for Config {
             max_response_bytes: 4 * 1024 * 1024,
             nested_page_size: 50,
             max_nested_page_size: 500,
+            heavy_cost: 1_000,
+            max_heavy_in_flight: 0,
             db_acquire_timeout: 2.0,
             db_statement_timeout: 10.0,
             rate_limits: RateLimitConfig::default(),
+            rate_limit_store: None,
             refusal_audit_interval: 10.0,
             fault_injection: FaultInjection::default(),
         }
@@ -218,12 +236,26 @@ impl Config {
         if let Some(v) = var("PORA_POLICY") {
             self.policy_file = Some(PathBuf::from(v));
         }
+        if let Some(v) = var("PORA_RATE_LIMIT_STORE") {
+            self.rate_limit_store = Some(v);
+        }
         if let Some(v) = var("PORA_DEMO_DATA") {
-            self.demo_data = v
-                .parse()
-                .map_err(|_| ConfigError::Env("PORA_DEMO_DATA", "expected true or false".into()))?;
+            self.demo_data = Some(v.parse().map_err(|_| {
+                ConfigError::Env("PORA_DEMO_DATA", "expected true or false".into())
+            })?);
         }
         Ok(())
+    }
+
+    /// Whether the database is the embedded SQLite one.
+    pub fn embedded(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    /// Whether demo data is loaded into an empty database: as configured, else only into the
+    /// embedded database (a PostgreSQL database never receives it unless asked).
+    pub fn demo_data(&self) -> bool {
+        self.demo_data.unwrap_or_else(|| self.embedded())
     }
 
     /// The database URL in effect.
@@ -286,6 +318,15 @@ impl Config {
         }
     }
 
+    /// Heavy operations allowed to execute at once.
+    pub fn heavy_in_flight(&self) -> usize {
+        if self.max_heavy_in_flight > 0 {
+            return self.max_heavy_in_flight;
+        }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        (2 * cores).max(4)
+    }
+
     pub fn db_acquire_timeout(&self) -> std::time::Duration {
         seconds(self.db_acquire_timeout)
     }
@@ -313,6 +354,15 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "max_input_depth",
                 "must be between 1 and 128".into(),
+            ));
+        }
+        if let Some(store) = &self.rate_limit_store
+            && !store.starts_with("redis://")
+            && !store.starts_with("rediss://")
+        {
+            return Err(ConfigError::Invalid(
+                "rate_limit_store",
+                "must be a redis:// or rediss:// URL (unset: the database)".into(),
             ));
         }
         if self.nested_page_size > self.max_nested_page_size {

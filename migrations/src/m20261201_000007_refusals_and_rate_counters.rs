@@ -3,6 +3,8 @@
 //! - `audit_events.reason`, `.address`, `.refusals`: one event stands for many requests refused
 //!   before execution (no token, bad token, rate limited): why, from which client address (when
 //!   the caller is unknown), and how many.
+//! - `audit_events.fields_written`: the event of a write, committed in the write's own
+//!   transaction, names the coordinates it set.
 //! - `rate_counters`: per-minute hit counters that every gateway process sharing the database
 //!   counts into, for the limits that are security boundaries (`verifyDocument`, refusals per
 //!   address).
@@ -19,6 +21,16 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         crate::add_optional_column(manager, "audit_events", "reason").await?;
         crate::add_optional_column(manager, "audit_events", "address").await?;
+        if !manager.has_column("audit_events", "fields_written").await? {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Alias::new("audit_events"))
+                        .add_column(ColumnDef::new(Alias::new("fields_written")).text().null())
+                        .to_owned(),
+                )
+                .await?;
+        }
         if !manager.has_column("audit_events", "refusals").await? {
             manager
                 .alter_table(
@@ -66,7 +78,7 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(Alias::new("rate_counters")).to_owned())
             .await?;
-        for column in ["refusals", "address", "reason"] {
+        for column in ["fields_written", "refusals", "address", "reason"] {
             crate::drop_column(manager, "audit_events", column).await?;
         }
         Ok(())

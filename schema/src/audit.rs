@@ -98,3 +98,28 @@ impl Extension for AuditProbe {
         result
     }
 }
+
+/// A write as the audit log records it: which row of which type, which fields it set, whose
+/// data it is. Never the values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteEvent {
+    /// `create` or `update`.
+    pub action: &'static str,
+    pub type_name: &'static str,
+    pub row_id: String,
+    /// `Type.field` coordinates written.
+    pub fields: Vec<String>,
+    /// The person the row belongs to, if it belongs to one.
+    pub person_id: Option<String>,
+}
+
+/// Appends a write's audit event inside the writing transaction, so the write and its event
+/// commit together or not at all. The gateway gives every request one (`Engine::write_audit`).
+#[async_trait::async_trait]
+pub trait WriteAudit: Send + Sync {
+    async fn record(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        event: WriteEvent,
+    ) -> Result<(), sea_orm::DbErr>;
+}

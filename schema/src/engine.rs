@@ -33,6 +33,11 @@ pub struct Engine {
     pub statements: std::sync::atomic::AtomicU64,
     /// Tests only: a request of this subject panics at its first statement.
     pub panic_for_subject: Option<String>,
+    /// Tests only: a request of this subject waits at its first statement until notified.
+    pub hold_for_subject: Option<(String, Arc<tokio::sync::Notify>)>,
+    /// Where writes record their audit event, in their own transaction. `None`: no audit log
+    /// (in-process tests of the schema alone).
+    pub write_audit: Option<Arc<dyn crate::audit::WriteAudit>>,
 }
 
 /// A value of a select list: what it reads, under which key the row keeps it.
@@ -59,18 +64,39 @@ impl Engine {
             request_id,
             statements: std::sync::atomic::AtomicU64::new(0),
             panic_for_subject: None,
+            hold_for_subject: None,
+            write_audit: None,
         })
     }
 
-    /// The same engine, but a request of `subject` panics at its first statement (tests of
-    /// the gateway's panic containment; never configured).
-    pub fn with_panic_for_subject(self: Arc<Self>, subject: Option<String>) -> Arc<Self> {
-        match (Arc::try_unwrap(self), subject) {
-            (Ok(mut engine), subject) => {
-                engine.panic_for_subject = subject;
+    /// The same engine, recording writes through `audit`.
+    pub fn with_write_audit(
+        self: Arc<Self>,
+        audit: Arc<dyn crate::audit::WriteAudit>,
+    ) -> Arc<Self> {
+        match Arc::try_unwrap(self) {
+            Ok(mut engine) => {
+                engine.write_audit = Some(audit);
                 Arc::new(engine)
             }
-            (Err(shared), _) => shared,
+            Err(shared) => shared,
+        }
+    }
+
+    /// The same engine with faults injected for a test subject: a panic at the first
+    /// statement, or a wait there until notified (tests of the gateway; never configured).
+    pub fn with_faults(
+        self: Arc<Self>,
+        panic_for: Option<String>,
+        hold_for: Option<(String, Arc<tokio::sync::Notify>)>,
+    ) -> Arc<Self> {
+        match Arc::try_unwrap(self) {
+            Ok(mut engine) => {
+                engine.panic_for_subject = panic_for;
+                engine.hold_for_subject = hold_for;
+                Arc::new(engine)
+            }
+            Err(shared) => shared,
         }
     }
 
@@ -291,6 +317,11 @@ impl Engine {
             .is_some_and(|s| s == self.session.subject)
         {
             panic!("fault injected for test subject");
+        }
+        if let Some((subject, release)) = &self.hold_for_subject
+            && *subject == self.session.subject
+        {
+            release.notified().await;
         }
         self.count_statement();
         let backend = self.db.get_database_backend();

@@ -25,6 +25,9 @@ pub enum QueryError {
     NotFound(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The audit event of a write could not be stored, so the write was rolled back.
+    #[error("the audit log cannot be written, so nothing was written; try again later")]
+    AuditUnavailable(DbErr),
     /// A refusal with its own stable code (e.g. `TOKEN_LIFETIME_TOO_LONG`), answered 403.
     #[error("{message}")]
     Refused { code: &'static str, message: String },
@@ -70,6 +73,7 @@ impl QueryError {
         match self {
             QueryError::Database(_) | QueryError::Internal(_) => "INTERNAL_ERROR",
             QueryError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            QueryError::AuditUnavailable(_) => "AUDIT_UNAVAILABLE",
             QueryError::BadInput(_) => "BAD_USER_INPUT",
             QueryError::RateLimited { .. } => "RATE_LIMITED",
             QueryError::NotFound(_) => "NOT_FOUND",
@@ -88,6 +92,10 @@ impl QueryError {
             }
             QueryError::Unavailable(cause) => {
                 tracing::error!(request_id, error = %cause, "database unavailable");
+                self.to_string()
+            }
+            QueryError::AuditUnavailable(cause) => {
+                tracing::error!(request_id, error = %cause, "write rolled back: no audit event");
                 self.to_string()
             }
             other => other.to_string(),

@@ -206,10 +206,12 @@ async fn write(
     };
     let mut assignments: Vec<(&'static str, Value)> = Vec::new();
     let mut references: Vec<(&'static str, String)> = Vec::new();
+    let mut written: Vec<String> = Vec::new();
     for f in &view.writable {
         let name = input_name(f);
         let (column, kind, nullable) = target_column(view, f);
         if let Some(value) = entries.get(name.as_str()) {
+            written.push(format!("{type_name}.{}", f.name));
             let v = column_value(kind, nullable, &name, value)?;
             if let (FieldKind::Relation { target, .. }, Value::String(Some(target_id))) =
                 (f.kind, &v)
@@ -303,6 +305,31 @@ async fn write(
         return Err(QueryError::Forbidden(format!(
             "the {type_name} would fall outside your access; nothing was written"
         )));
+    }
+    // The write's audit event, in the same transaction: both commit, or neither.
+    if let Some(audit) = &engine.write_audit {
+        let person_id = match view.def.person_column {
+            Some(column) => {
+                let mut sql = Sql::new(format!("SELECT {column} AS p FROM {table} WHERE id = "));
+                sql.bind(row_id.clone());
+                match txn.query_one_raw(sql.statement(backend)).await? {
+                    Some(row) => row.try_get_by::<Option<String>, _>("p")?,
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        let event = crate::audit::WriteEvent {
+            action: if id.is_some() { "update" } else { "create" },
+            type_name,
+            row_id: row_id.clone(),
+            fields: written,
+            person_id,
+        };
+        audit
+            .record(&txn, event)
+            .await
+            .map_err(QueryError::AuditUnavailable)?;
     }
     txn.commit().await?;
     let mut condition = Sql::new("t.id = ");

@@ -27,6 +27,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     /// The URL of the test's own database.
     pub database_url: String,
+    /// Lets a request held by `fault_injection.hold_in_execution_for_subject` go on.
+    pub fault_release: std::sync::Arc<tokio::sync::Notify>,
     _temp: tempfile::TempDir,
 }
 
@@ -96,6 +98,8 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         workers: 1,
         // Aggregated refusal events are written soon after, for tests to read.
         refusal_audit_interval: 0.2,
+        // The demo data on PostgreSQL too (it is loaded only when asked there).
+        demo_data: Some(true),
         // Oracle tests read whole tables in one request (every case with its members, every
         // incident with its persons): no front end's query, so the cost limit is raised for
         // them. tests/hardening.rs runs with the default limits.
@@ -129,6 +133,7 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         backend,
         data_dir: config.data_dir.clone(),
         database_url: url,
+        fault_release: config.fault_injection.release.clone(),
         _temp: temp,
     }
 }
@@ -289,6 +294,19 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no counter {name}"))
     }
 
+    /// The events of the writes the request with `request_id` made, in chain order.
+    pub async fn write_events(&self, request_id: &str) -> Vec<entities::audit_event::Model> {
+        use entities::audit_event;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        audit_event::Entity::find()
+            .filter(audit_event::Column::RequestId.eq(request_id))
+            .filter(audit_event::Column::FieldsWritten.is_not_null())
+            .order_by_asc(audit_event::Column::Seq)
+            .all(&self.db)
+            .await
+            .expect("audit events")
+    }
+
     /// The aggregated event that counts the refusal of the request with `request_id` (the first
     /// of its interval), once it has been written.
     pub async fn refusal_event(&self, request_id: &str) -> entities::audit_event::Model {
@@ -308,12 +326,14 @@ impl TestApp {
         panic!("no refusal event for request {request_id}");
     }
 
-    /// The audit event of the request with `request_id`, as stored (exactly one).
+    /// The audit event of the answer to the request with `request_id`, as stored (exactly one;
+    /// a write's own events, committed with the write, are `write_events`).
     pub async fn audit_event(&self, request_id: &str) -> entities::audit_event::Model {
         use entities::audit_event;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         let mut events = audit_event::Entity::find()
             .filter(audit_event::Column::RequestId.eq(request_id))
+            .filter(audit_event::Column::FieldsWritten.is_null())
             .all(&self.db)
             .await
             .expect("audit events");

@@ -203,7 +203,7 @@ async fn two_gateways_on_one_database_keep_one_chain(app: TestApp) {
     let second = spawn_with(app.backend, |c| {
         c.database_url = Some(url);
         c.data_dir = dir;
-        c.demo_data = false;
+        c.demo_data = Some(false);
     })
     .await;
     let token = app.token("iom");

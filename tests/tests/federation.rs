@@ -426,6 +426,51 @@ async fn coordinates(app: &TestApp, token: &str) -> BTreeSet<String> {
     out
 }
 
+/// Every type the role's `_service` SDL declares (inputs, enums, scalars included) is one its
+/// introspection shows, and the other way round: the SDL a router or codegen reads holds no
+/// name the role's schema does not have.
+async fn the_sdl_declares_exactly_the_types_of_introspection(app: TestApp) {
+    let policy = Policy::builtin().expect("policy");
+    let builtin = |name: &str| {
+        name.starts_with("__")
+            || name.starts_with('_')
+            || name.starts_with("link__")
+            || name.starts_with("federation__")
+            || matches!(
+                name,
+                "String" | "Int" | "Float" | "Boolean" | "ID" | "FieldSet"
+            )
+    };
+    for role in policy.roles.keys() {
+        let token = app.token(role);
+        let reply = app.query(&token, "{ __schema { types { name } } }").await;
+        let introspected: BTreeSet<String> = reply.data()["__schema"]["types"]
+            .as_array()
+            .expect("types")
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .filter(|n| !builtin(n))
+            .map(str::to_owned)
+            .collect();
+        let reply = app.query(&token, "{ _service { sdl } }").await;
+        let sdl = reply.data()["_service"]["sdl"].as_str().expect("sdl");
+        let document = async_graphql::parser::parse_schema(sdl).expect("role SDL parses");
+        let declared: BTreeSet<String> = document
+            .definitions
+            .iter()
+            .filter_map(|d| match d {
+                TypeSystemDefinition::Type(ty) => Some(ty.node.name.node.to_string()),
+                _ => None,
+            })
+            .filter(|n| !builtin(n))
+            .collect();
+        assert_eq!(
+            declared, introspected,
+            "{role}: SDL types against introspection"
+        );
+    }
+}
+
 /// Who may read each object coordinate of a composed SDL, from its directives: a field's own
 /// `@requiresScopes`, else its type's; `@authenticated` means every role.
 fn readers(sdl: &str, all_roles: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<String>> {
@@ -718,6 +763,7 @@ on_both_databases!(
     entities_are_audited_and_answered_once_per_response_key,
     a_batch_of_representations_costs_one_statement_per_type,
     the_composed_sdl_names_exactly_the_roles_of_every_coordinate,
+    the_sdl_declares_exactly_the_types_of_introspection,
     routers_read_the_sdl_and_are_named_in_the_audit,
     composes_with_apollo_and_runs_through_apollo_gateway,
 );

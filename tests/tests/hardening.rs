@@ -401,6 +401,55 @@ async fn the_documented_queries_pass_the_default_limits(app: TestApp) {
     assert!(reply.data()["persons"]["nodes"].is_array());
 }
 
+fn one_heavy_at_a_time(c: &mut Config) {
+    config(c);
+    c.heavy_cost = 100;
+    c.max_heavy_in_flight = 1;
+    c.db_statement_timeout = 1.0;
+    c.fault_injection.hold_in_execution_for_subject = Some("test-unhcr".into());
+}
+
+async fn cheap_requests_never_queue_behind_heavy_ones(app: TestApp) {
+    let heavy = "{ persons(first: 200) { nodes { id } } }";
+    let release = app_release(&app);
+    // A heavy request held in flight (its first statement waits for the test).
+    let unhcr = app.token("unhcr");
+    let held = tokio::spawn({
+        let (client, base) = (app.client.clone(), app.base.clone());
+        async move {
+            client
+                .post(format!("{base}/graphql"))
+                .bearer_auth(unhcr)
+                .json(&json!({ "query": heavy }))
+                .send()
+                .await
+                .expect("request")
+                .status()
+                .as_u16()
+        }
+    });
+    for _ in 0..100 {
+        if app.metric("pora_heavy_in_flight").await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.metric("pora_heavy_in_flight").await, 1);
+    // Another heavy request waits for the permit, then is told to come back.
+    let other = app.query(&app.token("immigration"), heavy).await;
+    assert_refused(&other, 503, "SERVICE_UNAVAILABLE");
+    // A cheap one is answered at once.
+    still_serving(&app).await;
+    release.notify_one();
+    assert_eq!(held.await.expect("held request"), 200);
+    assert_eq!(app.metric("pora_heavy_in_flight").await, 0);
+}
+
+/// The notifier that lets a held request go on (the same one the gateway's config holds).
+fn app_release(app: &TestApp) -> std::sync::Arc<tokio::sync::Notify> {
+    app.fault_release.clone()
+}
+
 fn small_responses(c: &mut Config) {
     config(c);
     c.max_response_bytes = 2_000;
@@ -730,6 +779,11 @@ on_both_databases!(
 mod panics {
     use super::*;
     on_both_databases!(config = panicky; a_panic_is_its_own_requests_500);
+}
+
+mod heavy {
+    use super::*;
+    on_both_databases!(config = one_heavy_at_a_time; cheap_requests_never_queue_behind_heavy_ones);
 }
 
 mod small {

@@ -188,3 +188,33 @@ async fn a_dead_database_url_at_start_says_connection_refused_quickly() {
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
     assert!(!message.contains("s3cret"), "the password leaks: {message}");
 }
+
+/// A configured Redis store that does not answer stops the start at once, naming where, never
+/// its password.
+#[tokio::test]
+async fn a_dead_redis_store_at_start_is_named_quickly() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port();
+    let temp = tempfile::tempdir().expect("temp dir");
+    let config = Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: temp.path().to_owned(),
+        rate_limit_store: Some(format!("redis://:s3cret@127.0.0.1:{port}")),
+        workers: 1,
+        ..Config::default()
+    };
+    let (outcome, took) = timed("Application::build", Application::build(config)).await;
+    let message = match outcome {
+        Ok(_) => panic!("the gateway started with no Redis at 127.0.0.1:{port}"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        took < Duration::from_secs(5),
+        "the start took {took:?} to fail"
+    );
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+    assert!(!message.contains("s3cret"), "the password leaks: {message}");
+}

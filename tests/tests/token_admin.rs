@@ -242,7 +242,7 @@ async fn another_gateway_honours_a_revocation_within_a_second(app: TestApp) {
     let second = spawn_with(app.backend, |c| {
         c.database_url = Some(url);
         c.data_dir = dir;
-        c.demo_data = false;
+        c.demo_data = Some(false);
     })
     .await;
     let (token, id) = issue(&app, "iom", "IOM-JKT").await;

@@ -361,7 +361,7 @@ async fn configuration_mistakes_stop_the_start(backend: Backend) {
         let mut config = gateway::Config {
             listen: "127.0.0.1:0".parse().expect("address"),
             data_dir: data.path().to_owned(),
-            demo_data: false,
+            demo_data: Some(false),
             trusted_issuers: entries,
             ..gateway::Config::default()
         };

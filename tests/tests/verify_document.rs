@@ -130,7 +130,61 @@ async fn rate_limit_on_sqlite_and_postgres(app: TestApp) {
     lookups_are_rate_limited_per_caller(app.backend).await;
 }
 
+/// With `rate_limit_store` on Redis, gateways on *different* databases still share one
+/// allowance: the counts live in Redis (127.0.0.1:6379, as `.ci/run` ensures).
+async fn lookups_share_an_allowance_through_redis(app: TestApp) {
+    let redis = std::env::var("PORA_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let with_redis = |c: &mut pora_tests::Config| {
+        c.verify_per_minute = 2;
+        c.rate_limit_store = Some(redis.clone());
+    };
+    let first = spawn_with(app.backend, with_redis).await;
+    // The same signing key, another database (SQLite: a file of its own).
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let second = spawn_with(app.backend, |c| {
+        with_redis(c);
+        if c.database_url.is_none() {
+            c.database_url = Some(format!(
+                "sqlite://{}?mode=rwc",
+                elsewhere.path().join("other.db").display()
+            ));
+        }
+        c.data_dir = first.data_dir.clone();
+    })
+    .await;
+    assert_ne!(first.database_url, second.database_url);
+    let docs = documents(&first).await;
+    let vars = json!({ "d": docs[0].0, "c": docs[0].1 });
+    // A caller of its own, so no earlier run's counts (Redis keeps them two minutes) interfere.
+    let subject = format!("officer-{}", uuid::Uuid::new_v4());
+    let police = first
+        .auth
+        .issue(
+            "police",
+            "POLRES-JKP",
+            "31.71",
+            &subject,
+            chrono::Duration::hours(1),
+        )
+        .expect("sign");
+    for gateway in [&first, &second] {
+        let reply = gateway.query_vars(&police, VERIFY, vars.clone()).await;
+        assert!(reply.data()["verifyDocument"].is_object());
+    }
+    for gateway in [&first, &second] {
+        let reply = gateway.query_vars(&police, VERIFY, vars.clone()).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (429, Some("RATE_LIMITED")),
+            "{}",
+            reply.body
+        );
+    }
+}
+
 on_both_databases!(
     verification_matches_the_records,
-    rate_limit_on_sqlite_and_postgres
+    rate_limit_on_sqlite_and_postgres,
+    lookups_share_an_allowance_through_redis
 );

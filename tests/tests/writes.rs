@@ -290,7 +290,85 @@ async fn incidents_and_shelters_are_written_within_jurisdiction_and_ownership(ap
     assert_eq!(reply.data()["createPlacement"]["kind"], "COMMUNITY_HOUSE");
 }
 
+/// Makes every insert of a write's audit event fail in the database itself.
+async fn poison_write_events(app: &TestApp) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let backend = app.db.get_database_backend();
+    let statements: Vec<&str> = match backend {
+        DbBackend::Postgres => vec![
+            "CREATE FUNCTION poison_writes() RETURNS trigger AS $$ BEGIN \
+             IF NEW.fields_written IS NOT NULL THEN RAISE EXCEPTION 'poisoned'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER poison_writes BEFORE INSERT ON audit_events FOR EACH ROW \
+             EXECUTE FUNCTION poison_writes()",
+        ],
+        _ => vec![
+            "CREATE TRIGGER poison_writes BEFORE INSERT ON audit_events \
+             WHEN NEW.fields_written IS NOT NULL BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+        ],
+    };
+    for sql in statements {
+        app.db
+            .execute_raw(Statement::from_string(backend, sql.to_owned()))
+            .await
+            .expect("install trigger");
+    }
+}
+
+async fn a_write_and_its_audit_event_commit_together(app: TestApp) {
+    let token = app.token_for("immigration", "KANIM-JKP", "31.71.01");
+    let reply = app
+        .query_vars(&token, CREATE_PERSON, new_person("31.71.01.1001"))
+        .await;
+    let id = reply.data()["createPerson"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let events = app.write_events(&reply.request_id).await;
+    assert_eq!(events.len(), 1, "one event for the one write");
+    let written: BTreeSet<String> =
+        serde_json::from_str(events[0].fields_written.as_deref().expect("fields")).expect("json");
+    let expected: BTreeSet<String> = [
+        "fullName",
+        "sex",
+        "dateOfBirth",
+        "nationality",
+        "residenceRegion",
+    ]
+    .iter()
+    .map(|f| format!("Person.{f}"))
+    .collect();
+    assert_eq!(written, expected);
+    assert_eq!(events[0].person_ids, json!([id]).to_string());
+    assert_eq!(events[0].subject.as_deref(), Some("test-immigration"));
+    // The answer has its own event besides.
+    assert_eq!(app.audit_event(&reply.request_id).await.outcome, "ok");
+
+    // When the write's event cannot be stored, the write is rolled back: 503, nothing written.
+    poison_write_events(&app).await;
+    let before = person::Entity::find().count(&app.db).await.expect("count");
+    let refused = app
+        .query_vars(&token, CREATE_PERSON, new_person("31.71.01.1001"))
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (503, Some("AUDIT_UNAVAILABLE")),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        person::Entity::find().count(&app.db).await.expect("count"),
+        before,
+        "the write without its event was rolled back"
+    );
+    assert!(matches!(
+        gateway::audit::verify(&app.db).await.expect("verify"),
+        gateway::audit::Verification::Intact { .. }
+    ));
+}
+
 on_both_databases!(
+    a_write_and_its_audit_event_commit_together,
     mutation_inputs_are_exactly_the_writable_fields,
     a_field_that_is_not_writable_is_refused_like_an_unknown_one,
     writes_stay_inside_the_writers_rows,

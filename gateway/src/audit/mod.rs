@@ -71,6 +71,8 @@ pub struct AuditRecord {
     pub reason: Option<String>,
     pub address: Option<String>,
     pub refusals: Option<i64>,
+    /// A write's event: the coordinates it set.
+    pub fields_written: Vec<String>,
 }
 
 impl AuditRecord {
@@ -95,6 +97,7 @@ impl AuditRecord {
             reason: None,
             address: None,
             refusals: None,
+            fields_written: Vec::new(),
         }
     }
 
@@ -135,6 +138,8 @@ impl AuditRecord {
             reason: text(&self.reason),
             address: text(&self.address),
             refusals: self.refusals,
+            fields_written: (!self.fields_written.is_empty())
+                .then(|| serde_json::to_string(&self.fields_written).unwrap_or_default()),
             prev_hash: prev_hash.to_owned(),
             hash: String::new(),
         };
@@ -179,6 +184,9 @@ pub fn event_hash(e: &audit_event::Model) -> String {
         }
         if let Some(refusals) = e.refusals {
             list.push(serde_json::json!({ "refusals": refusals }));
+        }
+        if let Some(written) = &e.fields_written {
+            list.push(serde_json::json!({ "fieldsWritten": written }));
         }
     }
     hex(&Sha256::digest(content.to_string().as_bytes()))
@@ -340,6 +348,15 @@ async fn writer(db: DatabaseConnection, mut receiver: mpsc::Receiver<Job>) {
 
 async fn append(db: &DatabaseConnection, records: &[&AuditRecord]) -> Result<(), sea_orm::DbErr> {
     let txn = db.begin().await?;
+    append_in(&txn, records).await?;
+    txn.commit().await
+}
+
+/// Chains and inserts `records` in `txn`, holding the chain lock until `txn` ends.
+pub async fn append_in(
+    txn: &sea_orm::DatabaseTransaction,
+    records: &[&AuditRecord],
+) -> Result<(), sea_orm::DbErr> {
     let backend = txn.get_database_backend();
     // Take the chain lock before reading the head, so two writers never chain onto one hash.
     let lock = match backend {
@@ -352,7 +369,7 @@ async fn append(db: &DatabaseConnection, records: &[&AuditRecord]) -> Result<(),
     let last = audit_event::Entity::find()
         .order_by_desc(audit_event::Column::Seq)
         .limit(1)
-        .one(&txn)
+        .one(txn)
         .await?;
     let mut prev = last.map_or_else(|| GENESIS.to_owned(), |e| e.hash);
     let mut models = Vec::with_capacity(records.len());
@@ -367,10 +384,33 @@ async fn append(db: &DatabaseConnection, records: &[&AuditRecord]) -> Result<(),
         let mut active = audit_event::ActiveModel::from(model);
         active.seq = ActiveValue::NotSet;
         audit_event::Entity::insert(active)
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
     }
-    txn.commit().await
+    Ok(())
+}
+
+/// A request's writes, audited in their own transactions: each event carries the request's
+/// who (`template`) and the write's what.
+pub struct TransactionalAudit {
+    pub template: AuditRecord,
+}
+
+#[async_trait::async_trait]
+impl schema::audit::WriteAudit for TransactionalAudit {
+    async fn record(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        event: schema::audit::WriteEvent,
+    ) -> Result<(), sea_orm::DbErr> {
+        let mut record = self.template.clone();
+        record.at = Utc::now();
+        record.fields_written = event.fields;
+        record.person_ids = event.person_id.into_iter().collect();
+        record.row_count = 1;
+        record.outcome = Outcome::Ok;
+        append_in(txn, &[&record]).await
+    }
 }
 
 /// Whether an audit event could be appended now: takes the chain's write lock in a

@@ -39,6 +39,8 @@ pub enum RequestError {
     RateLimited(super::rate_limit::Exceeded),
     #[error("internal error")]
     Internal,
+    #[error("the gateway is busy with expensive operations; try again shortly")]
+    Busy,
 }
 
 fn retry_seconds(e: &super::rate_limit::Exceeded) -> u64 {
@@ -61,6 +63,7 @@ impl RequestError {
             RequestError::ResponseTooLarge { .. } => "RESPONSE_TOO_LARGE",
             RequestError::RateLimited(_) => "RATE_LIMITED",
             RequestError::Internal => "INTERNAL_ERROR",
+            RequestError::Busy => "SERVICE_UNAVAILABLE",
         }
     }
 
@@ -81,6 +84,7 @@ impl RequestError {
             | RequestError::ResponseTooLarge { .. } => StatusCode::BAD_REQUEST,
             RequestError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             RequestError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            RequestError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -134,6 +138,9 @@ impl RequestError {
             }
             RequestError::AuditUnavailable => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+            }
+            RequestError::Busy => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
             RequestError::RateLimited(e) => {
                 let seconds = retry_seconds(e).to_string();

@@ -3,6 +3,7 @@
 //! async-graphql-actix-web answers 200 for invalid documents, reads bodies without a limit and
 //! runs mutations over GET, so this thin layer is our own (see docs/architecture.md).
 
+pub mod counters;
 pub mod error;
 pub mod rate_limit;
 
@@ -54,15 +55,31 @@ async fn live() -> HttpResponse {
 /// Ready to answer: the database is reachable and the audit log can be written (a write
 /// transaction on `audit_events` that changes nothing), within `db_acquire_timeout`, whatever
 /// the database does.
+/// A healthy answer is reused for this long, so probes (unauthenticated, possibly many) do
+/// not take the audit log's write lock on every call.
+const READY_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let deadline = state.config.db_acquire_timeout() + std::time::Duration::from_millis(500);
-    let check = async {
-        state.db.ping().await.map_err(|_| "database unavailable")?;
-        crate::audit::probe_writable(&state.db)
-            .await
-            .map_err(|_| "audit log not writable")
+    let fresh = state
+        .ready_at
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some_and(|at| at.elapsed() < READY_FOR);
+    let outcome = if fresh {
+        Ok(Ok(()))
+    } else {
+        let deadline = state.config.db_acquire_timeout() + std::time::Duration::from_millis(500);
+        let check = async {
+            state.db.ping().await.map_err(|_| "database unavailable")?;
+            crate::audit::probe_writable(&state.db)
+                .await
+                .map_err(|_| "audit log not writable")
+        };
+        tokio::time::timeout(deadline, check).await
     };
-    match tokio::time::timeout(deadline, check).await {
+    *state.ready_at.lock().unwrap_or_else(|e| e.into_inner()) =
+        matches!(outcome, Ok(Ok(()))).then(Instant::now);
+    match outcome {
         Ok(Ok(())) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
         Ok(Err(reason)) => HttpResponse::ServiceUnavailable()
             .insert_header((header::RETRY_AFTER, "5"))
@@ -84,18 +101,26 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let heavy = state
+        .config
+        .heavy_in_flight()
+        .saturating_sub(state.heavy.available_permits());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(format!(
+            "{}# HELP pora_heavy_in_flight Heavy operations executing now.\n# TYPE pora_heavy_in_flight gauge\npora_heavy_in_flight {heavy}\n",
+            state.metrics.render()
+        ))
 }
 
 fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// The client address of a request: the peer, never a forwarded header a client can forge.
+/// The client address of a request: the peer (never a forwarded header a client can forge),
+/// an IPv6 one as its /64.
 fn client_address(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+    req.peer_addr().map(|a| rate_limit::address_key(a.ip()))
 }
 
 /// One GraphQL request: authenticate, check the token and the caller's rate limit, read the
@@ -179,7 +204,11 @@ async fn refusals_per_address(
     let Some(address) = client_address(req).filter(|_| per_minute > 0) else {
         return error;
     };
-    match schema::rate::hit(&state.db, "refusals", &address, per_minute).await {
+    // Over the allowance in this process already: no need to ask the database.
+    if let Err(exceeded) = state.rate_limits.refusals.count(&address) {
+        return RequestError::RateLimited(exceeded);
+    }
+    match state.counters.hit("refusals", &address, per_minute).await {
         Ok(schema::rate::Verdict::Limited { retry_after }) => {
             RequestError::RateLimited(rate_limit::Exceeded {
                 limit: per_minute,
@@ -484,13 +513,35 @@ async fn execute(
         .rate_limits
         .cost(&session.role, &session.caller_key(), analysis.cost)
         .map_err(RequestError::RateLimited)?;
-    let panic_for = state
-        .config
-        .fault_injection
-        .panic_in_execution_for_subject
-        .clone();
-    let engine = Engine::new(state.db.clone(), session, role, base, id.to_owned())
-        .with_panic_for_subject(panic_for);
+    // A heavy operation waits for one of a few permits (cheap ones never wait), at most as long
+    // as a statement may run; the permit is held until the answer is built.
+    let _permit = if analysis.cost >= state.config.heavy_cost {
+        match tokio::time::timeout(
+            state.config.db_statement_timeout(),
+            state.heavy.clone().acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => Some(permit),
+            _ => return Err(RequestError::Busy),
+        }
+    } else {
+        None
+    };
+    let faults = &state.config.fault_injection;
+    let mut engine = Engine::new(state.db.clone(), session, role, base, id.to_owned()).with_faults(
+        faults.panic_in_execution_for_subject.clone(),
+        faults
+            .hold_in_execution_for_subject
+            .clone()
+            .map(|s| (s, faults.release.clone())),
+    );
+    if state.config.audit_log {
+        // A write's event commits in the write's transaction (who: this request's record).
+        engine = engine.with_write_audit(Arc::new(crate::audit::TransactionalAudit {
+            template: audit.clone(),
+        }));
+    }
     let loader = engine.loader();
     let started = schema::builder::ExecutionStarted::default();
     let trail = Arc::new(schema::audit::AuditTrail::default());
@@ -582,11 +633,14 @@ async fn execute(
                 _ => None,
             })
     };
-    // An unreachable database is the server's trouble, not the request's: 503, retry later.
-    let unavailable = response
-        .errors
-        .iter()
-        .any(|e| code_of(e).as_deref() == Some("SERVICE_UNAVAILABLE"));
+    // An unreachable database (or an audit log that cannot take a write's event) is the
+    // server's trouble, not the request's: 503, retry later.
+    let unavailable = response.errors.iter().any(|e| {
+        matches!(
+            code_of(e).as_deref(),
+            Some("SERVICE_UNAVAILABLE" | "AUDIT_UNAVAILABLE")
+        )
+    });
     // A rate limit inside the operation (verifyDocument) answers 429 with its Retry-After.
     let retry_after = response
         .errors

@@ -90,10 +90,56 @@ struct Limits {
     cost: Option<Limit>,
 }
 
+/// Refused requests per client address in this process: in front of the shared count in the
+/// database, so an address that keeps sending bad tokens costs the database nothing more once
+/// it is over its allowance here.
+pub struct RefusalGate {
+    limit: Option<Limit>,
+}
+
+impl RefusalGate {
+    pub fn new(per_minute: u32) -> RefusalGate {
+        RefusalGate {
+            limit: Limit::new(per_minute),
+        }
+    }
+
+    /// Counts one refusal of `address`; `Err` once it is over its minute here.
+    pub fn count(&self, address: &str) -> Result<(), Exceeded> {
+        match &self.limit {
+            Some(limit) => limit.check(address, 1, "refused requests").map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    pub fn sweep(&self) {
+        if let Some(limit) = &self.limit {
+            limit.limiter.retain_recent();
+            limit.limiter.shrink_to_fit();
+        }
+    }
+}
+
+/// The key of a client address for per-address limits: an IPv4 address, or the /64 of an IPv6
+/// one (a client holds a whole /64, so rotating within it must not buy a fresh allowance).
+pub fn address_key(address: std::net::IpAddr) -> String {
+    match address {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 /// Every caller's request and cost limits in this process.
 pub struct RateLimits {
     default: Limits,
     roles: HashMap<String, Limits>,
+    pub refusals: RefusalGate,
 }
 
 impl RateLimits {
@@ -120,6 +166,7 @@ impl RateLimits {
                 cost: Limit::new(config.cost_per_minute),
             },
             roles,
+            refusals: RefusalGate::new(config.refusals_per_minute),
         })
     }
 
@@ -157,6 +204,7 @@ impl RateLimits {
                 let Some(limits) = limits.upgrade() else {
                     return;
                 };
+                limits.refusals.sweep();
                 for l in std::iter::once(&limits.default).chain(limits.roles.values()) {
                     for limit in [&l.requests, &l.cost].into_iter().flatten() {
                         limit.limiter.retain_recent();
@@ -194,5 +242,16 @@ mod tests {
         );
         // Another caller is untouched.
         assert!(limits.request("police", "b").is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: std::net::IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
+        let c: std::net::IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        let v4: std::net::IpAddr = "::ffff:10.0.0.1".parse().expect("ip");
+        assert_eq!(address_key(v4), "10.0.0.1");
     }
 }
