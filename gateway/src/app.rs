@@ -26,6 +26,8 @@ pub enum StartError {
     Database(String, sea_orm::DbErr),
     #[error("cannot reach the database server at {0}: {1}")]
     Unreachable(String, String),
+    #[error("{0}")]
+    NoStore(String),
     #[error(transparent)]
     Key(#[from] crate::auth::keys::KeyError),
     #[error("schema of role {0}: {1}")]
@@ -90,6 +92,33 @@ pub async fn connect(
     config: &Config,
     metrics: &Arc<Metrics>,
 ) -> Result<DatabaseConnection, StartError> {
+    connect_store(config, metrics, true).await
+}
+
+/// Connects to a store that must exist already (commands that read it: `audit verify`,
+/// `token list`, `token revoke`): a mistyped data folder or database name is an error, never a
+/// fresh empty store reported as fine.
+pub async fn connect_existing(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+) -> Result<DatabaseConnection, StartError> {
+    let url = config.database_url();
+    if let Some(file) = sqlite_file(&url)
+        && !file.exists()
+    {
+        return Err(StartError::NoStore(format!(
+            "no gateway database at {} (is the data folder, PORA_DATA_DIR or --config right?)",
+            file.display()
+        )));
+    }
+    connect_store(config, metrics, false).await
+}
+
+async fn connect_store(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    create: bool,
+) -> Result<DatabaseConnection, StartError> {
     let url = config.database_url();
     let shown = redact(&url);
     if url.starts_with("sqlite:") {
@@ -100,6 +129,9 @@ pub async fn connect(
     }
     if !url.starts_with("sqlite:") {
         reachable(&url, config.db_acquire_timeout()).await?;
+        if create {
+            create_database_if_missing(&url, config.db_acquire_timeout()).await?;
+        }
     }
     let mut options = ConnectOptions::new(url);
     let statement_timeout = config.db_statement_timeout();
@@ -193,6 +225,58 @@ fn private_file(path: &std::path::Path) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// Creates the database a PostgreSQL URL names when the server has no such database and the
+/// user may create one (`createdb` done for the operator); otherwise the start goes on and the
+/// driver's own error says what is wrong.
+async fn create_database_if_missing(
+    url: &str,
+    timeout: std::time::Duration,
+) -> Result<(), StartError> {
+    use sea_orm::ConnectionTrait;
+    let Some((server, rest)) = url.rsplit_once('/') else {
+        return Ok(());
+    };
+    let name = rest.split('?').next().unwrap_or("");
+    let query = rest.strip_prefix(name).unwrap_or("");
+    // Only plain names: the name goes into a statement as an identifier.
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Ok(());
+    }
+    let mut options = ConnectOptions::new(format!("{server}/postgres{query}"));
+    options
+        .max_connections(1)
+        .acquire_timeout(timeout)
+        .connect_timeout(timeout)
+        .sqlx_logging(false);
+    let Ok(admin) = Database::connect(options).await else {
+        return Ok(());
+    };
+    let exists = admin
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT 1 AS x FROM pg_database WHERE datname = $1",
+            [name.into()],
+        ))
+        .await
+        .map(|row| row.is_some())
+        .unwrap_or(true);
+    if !exists {
+        match admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+        {
+            Ok(_) => tracing::info!(database = name, "created the database"),
+            Err(e) => tracing::warn!(database = name, error = %e, "cannot create the database"),
+        }
+    }
+    let _ = admin.close().await;
+    Ok(())
 }
 
 /// Whether the database server of `url` accepts a TCP connection within `timeout`: a dead or
@@ -411,7 +495,12 @@ impl Application {
         });
         let shared = state.clone();
         let mut server = HttpServer::new(move || {
+            let origins = &shared.config.cors_origins;
             App::new()
+                .wrap(actix_web::middleware::Condition::new(
+                    !origins.is_empty(),
+                    crate::http::cors(origins),
+                ))
                 .app_data(shared.clone())
                 .configure(http::configure)
         })

@@ -59,6 +59,19 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The configuration in effect (file, then `PORA_*` variables).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the effective configuration as TOML, secrets redacted.
+    Print,
+    /// Check the configuration, the policy and the schemas it gives; exit 1 on any problem.
+    Check,
 }
 
 #[derive(Subcommand, Debug)]
@@ -138,6 +151,9 @@ pub enum TokenCommand {
         /// Narrow the role: `Incident,Shelter:read,verifyDocument` (see docs/tokens.md).
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
+        /// Print one JSON object (token, id, claims) instead of the token alone.
+        #[arg(long)]
+        json: bool,
     },
     /// List managed tokens (never their values), newest first.
     List {
@@ -147,6 +163,9 @@ pub enum TokenCommand {
         role: Option<String>,
         #[arg(long, value_enum)]
         state: Option<TokenState>,
+        /// One JSON object per token, one per line.
+        #[arg(long)]
+        json: bool,
     },
     /// Revoke a token by id (its `jti`); refused from the next request on.
     Revoke { id: String },
@@ -173,6 +192,40 @@ pub enum TokenCommand {
 pub async fn run(cli: Cli) -> Result<(), String> {
     let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
     match cli.command {
+        Command::Config {
+            command: ConfigCommand::Print,
+        } => {
+            let mut shown = config.clone();
+            shown.database_url = shown.database_url.as_deref().map(crate::app::redact);
+            shown.rate_limit_store = shown.rate_limit_store.as_deref().map(crate::app::redact);
+            let text = toml::to_string_pretty(&shown).map_err(|e| e.to_string())?;
+            println!("# The configuration in effect (secrets redacted).\n{text}");
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            let policy = load_policy(&config).map_err(|e| e.to_string())?;
+            let limiter = std::sync::Arc::new(schema::RateLimiter::new(config.verify_per_minute));
+            let schemas =
+                crate::app::build_schemas(&policy, &config, &limiter).map_err(|e| e.to_string())?;
+            crate::app::router_sdl(&schemas).map_err(|e| e.to_string())?;
+            for issuer in &config.trusted_issuers {
+                crate::auth::external::ExternalIssuer::new(
+                    issuer.clone(),
+                    &config.audience,
+                    &policy.roles.keys().cloned().collect::<Vec<_>>(),
+                )
+                .map_err(|e| e.to_string())?;
+            }
+            println!(
+                "configuration ok: {} roles ({}), database {}",
+                policy.roles.len(),
+                policy.roles.keys().cloned().collect::<Vec<_>>().join(", "),
+                crate::app::redact(&config.database_url())
+            );
+            Ok(())
+        }
         Command::Serve {
             listen,
             demo,
@@ -205,7 +258,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         } => {
             config.demo_data = Some(false);
             let metrics = std::sync::Arc::new(crate::http::Metrics::default());
-            let db = crate::app::connect(&config, &metrics)
+            let db = crate::app::connect_existing(&config, &metrics)
                 .await
                 .map_err(|e| e.to_string())?;
             match crate::audit::verify(&db).await.map_err(|e| e.to_string())? {
@@ -259,9 +312,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                     purpose,
                     note,
                     scopes,
+                    json,
                 },
         } => {
-            let (store, auth, allowed) = token_admin(&mut config).await?;
+            let (store, auth, allowed) = token_admin(&mut config, false).await?;
             let ttl = crate::admin::parse_ttl(&ttl)
                 .ok_or_else(|| format!("`{ttl}` is not a lifetime like 30m, 8h or 90d"))?;
             let max = config.max_token_lifetime(&role);
@@ -276,11 +330,20 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 issued_by: Some("cli".to_owned()),
                 scopes,
             };
-            let (token, _) = store
+            let (token, model) = store
                 .issue(&auth, request, max, &allowed)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("{token}");
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "token": token, "token_info": token_json(&model) })
+                );
+            } else {
+                // The token alone on stdout stays pipeable; its id (for `token revoke`) on stderr.
+                println!("{token}");
+                eprintln!("id {}", model.id);
+            }
             Ok(())
         }
         Command::Token {
@@ -289,14 +352,26 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                     agency,
                     role,
                     state,
+                    json,
                 },
         } => {
-            let (store, _, _) = token_admin(&mut config).await?;
+            let (store, _, _) = token_admin(&mut config, true).await?;
             let now = chrono::Utc::now();
-            println!(
-                "{:<36}  {:<12}  {:<16}  {:<13}  {:<8}  {:<25}  scopes",
-                "id", "role", "agency", "jurisdiction", "state", "expires"
-            );
+            if !json {
+                println!(
+                    "{:<36}  {:<12}  {:<16}  {:<13}  {:<8}  {:<25}  {:<20}  {:<20}  {:<12}  {:<20}  note",
+                    "id",
+                    "role",
+                    "agency",
+                    "jurisdiction",
+                    "state",
+                    "expires",
+                    "subject",
+                    "last use",
+                    "purpose",
+                    "scopes"
+                );
+            }
             for t in store
                 .list(agency.as_deref())
                 .await
@@ -308,21 +383,33 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 {
                     continue;
                 }
+                if json {
+                    let mut line = token_json(&t);
+                    line["state"] = serde_json::json!(current.name());
+                    println!("{line}");
+                    continue;
+                }
                 let scopes: Vec<String> = serde_json::from_str(&t.scopes).unwrap_or_default();
+                let time = |d: &chrono::DateTime<chrono::Utc>| {
+                    d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                };
                 println!(
-                    "{:<36}  {:<12}  {:<16}  {:<13}  {:<8}  {:<25}  {}",
+                    "{:<36}  {:<12}  {:<16}  {:<13}  {:<8}  {:<25}  {:<20}  {:<20}  {:<12}  {:<20}  {}",
                     t.id,
                     t.role,
                     t.agency,
                     t.jurisdiction,
                     current.name(),
-                    t.expires_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    time(&t.expires_at),
+                    t.subject,
+                    t.last_used_at.as_ref().map_or("never".to_owned(), time),
+                    t.purpose.as_deref().unwrap_or("-"),
                     if scopes.is_empty() {
                         "(whole role)".to_owned()
                     } else {
                         scopes.join(",")
-                    }
+                    },
+                    t.note.as_deref().unwrap_or("")
                 );
             }
             Ok(())
@@ -330,7 +417,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Token {
             command: TokenCommand::Revoke { id },
         } => {
-            let (store, _, _) = token_admin(&mut config).await?;
+            let (store, _, _) = token_admin(&mut config, true).await?;
             if store.revoke(&id, "cli").await.map_err(|e| e.to_string())? {
                 println!("revoked {id}");
                 Ok(())
@@ -341,7 +428,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Token {
             command: TokenCommand::RevokeAgency { agency },
         } => {
-            let (store, _, _) = token_admin(&mut config).await?;
+            let (store, _, _) = token_admin(&mut config, true).await?;
             let n = store
                 .revoke_agency(&agency, "cli")
                 .await
@@ -372,7 +459,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let demo = DEMO_AGENCIES.iter().find(|a| a.0 == role);
             let agency = agency
                 .or_else(|| demo.map(|a| a.1.to_owned()))
-                .unwrap_or_else(|| "PORA-ADMIN".to_owned());
+                .unwrap_or_else(|| crate::admin::ADMIN_AGENCY.to_owned());
             let jurisdiction = jurisdiction
                 .or_else(|| demo.map(|a| a.4.to_owned()))
                 .unwrap_or_else(|| "31".to_owned());
@@ -404,9 +491,31 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-/// The token store, signer and what may be issued, for the token commands.
+/// A stored token as JSON (never its value).
+fn token_json(t: &entities::access_token::Model) -> serde_json::Value {
+    let scopes: Vec<String> = serde_json::from_str(&t.scopes).unwrap_or_default();
+    serde_json::json!({
+        "id": t.id,
+        "role": t.role,
+        "agency": t.agency,
+        "jurisdiction": t.jurisdiction,
+        "subject": t.subject,
+        "purpose": t.purpose,
+        "note": t.note,
+        "scopes": scopes,
+        "issued_by": t.issued_by,
+        "issued_at": t.issued_at.to_rfc3339(),
+        "expires_at": t.expires_at.to_rfc3339(),
+        "revoked_at": t.revoked_at.map(|d| d.to_rfc3339()),
+        "last_used_at": t.last_used_at.map(|d| d.to_rfc3339()),
+    })
+}
+
+/// The token store, signer and what may be issued, for the token commands. `existing`: the
+/// store must exist already (reading commands).
 async fn token_admin(
     config: &mut Config,
+    existing: bool,
 ) -> Result<
     (
         std::sync::Arc<crate::admin::TokenStore>,
@@ -415,12 +524,19 @@ async fn token_admin(
     ),
     String,
 > {
-    config.demo_data = Some(false);
+    // A store made here is made as `serve` would make it (the embedded one with the demo
+    // agencies), so tokens name agencies that exist.
+    if existing {
+        config.demo_data = Some(false);
+    }
     let policy = load_policy(config).map_err(|e| e.to_string())?;
     let metrics = std::sync::Arc::new(crate::http::Metrics::default());
-    let db = crate::app::connect(config, &metrics)
-        .await
-        .map_err(|e| e.to_string())?;
+    let db = if existing {
+        crate::app::connect_existing(config, &metrics).await
+    } else {
+        crate::app::connect(config, &metrics).await
+    }
+    .map_err(|e| e.to_string())?;
     let keys = SigningKeys::load_or_generate(&config.data_dir).map_err(|e| e.to_string())?;
     let auth = Authenticator::new(
         keys,
@@ -455,7 +571,8 @@ fn print_welcome(app: &Application) {
     );
     for role in state.policy.roles.keys().filter(|r| *r != "admin") {
         let demo = DEMO_AGENCIES.iter().find(|a| a.0 == role);
-        let (agency, jurisdiction) = demo.map_or(("PORA-ADMIN", "31"), |a| (a.1, a.4));
+        let (agency, jurisdiction) =
+            demo.map_or((crate::admin::ADMIN_AGENCY, "31"), |a| (a.1, a.4));
         match state.auth.issue(
             role,
             agency,

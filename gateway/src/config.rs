@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -22,7 +22,7 @@ pub enum ConfigError {
 pub const DEV_TOKEN_MAX_HOURS: i64 = 24;
 
 /// Everything the gateway can be told. See `docs/configuration.md` (and `pora.example.toml`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address to listen on (`PORA_LISTEN`). Port 0 picks a free port.
@@ -100,6 +100,9 @@ pub struct Config {
     /// Seconds over which refused requests (no token, bad token, rate limited) are counted
     /// into one audit event per reason and caller or address.
     pub refusal_audit_interval: f64,
+    /// Web origins whose pages may call the API from a browser (`PORA_CORS_ORIGINS`,
+    /// comma-separated): `https://dashboard.kesbangpol.example`. Empty: no cross-origin access.
+    pub cors_origins: Vec<String>,
     /// Test-only faults; never read from a file or the environment.
     #[serde(skip)]
     #[doc(hidden)]
@@ -118,7 +121,7 @@ pub struct FaultInjection {
 }
 
 /// `[rate_limits]`: see docs/limits.md.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitConfig {
     /// Requests per minute per caller (issuer and subject); 0 switches the limit off.
@@ -132,7 +135,7 @@ pub struct RateLimitConfig {
     pub roles: std::collections::BTreeMap<String, RoleRateLimits>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleRateLimits {
     pub requests_per_minute: Option<u32>,
@@ -151,7 +154,7 @@ impl Default for RateLimitConfig {
 }
 
 /// `[federation]`: see docs/federation.md.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FederationConfig {
     /// Token subjects that may hold a `router` token: such a token reads the composed SDL
@@ -198,6 +201,7 @@ impl Default for Config {
             db_statement_timeout: 10.0,
             rate_limits: RateLimitConfig::default(),
             rate_limit_store: None,
+            cors_origins: Vec::new(),
             refusal_audit_interval: 10.0,
             fault_injection: FaultInjection::default(),
         }
@@ -205,46 +209,40 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Defaults, overlaid by `file` (if given) and the environment.
+    /// Defaults, overlaid by `file` (if given) and the environment (`overlay_env`), with the
+    /// same strict checking for both: an unknown key or a value of the wrong type is an error.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        let mut config = match file {
+        let mut table = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ConfigError::Read(path.to_owned(), e))?;
-                toml::from_str(&text)
+                // The file alone first, so its mistakes are reported with their line.
+                toml::from_str::<Config>(&text)
+                    .map_err(|e| ConfigError::Parse(path.to_owned(), e.to_string()))?;
+                toml::from_str::<toml::Table>(&text)
                     .map_err(|e| ConfigError::Parse(path.to_owned(), e.to_string()))?
             }
-            None => Config::default(),
+            None => toml::Table::new(),
         };
-        config.apply_env(|k| std::env::var(k).ok())?;
+        let config = Config::from_table_and_env(&mut table, std::env::vars())?;
         config.validate()?;
         Ok(config)
     }
 
-    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        if let Some(v) = var("PORA_LISTEN") {
-            self.listen = v
-                .parse()
-                .map_err(|e| ConfigError::Env("PORA_LISTEN", format!("{e}")))?;
-        }
-        if let Some(v) = var("PORA_DATA_DIR") {
-            self.data_dir = PathBuf::from(v);
-        }
-        if let Some(v) = var("PORA_DATABASE_URL") {
-            self.database_url = Some(v);
-        }
-        if let Some(v) = var("PORA_POLICY") {
-            self.policy_file = Some(PathBuf::from(v));
-        }
-        if let Some(v) = var("PORA_RATE_LIMIT_STORE") {
-            self.rate_limit_store = Some(v);
-        }
-        if let Some(v) = var("PORA_DEMO_DATA") {
-            self.demo_data = Some(v.parse().map_err(|_| {
-                ConfigError::Env("PORA_DEMO_DATA", "expected true or false".into())
-            })?);
-        }
-        Ok(())
+    /// `table` (a configuration file's) with the `PORA_*` variables of `vars` set into it.
+    pub fn from_table_and_env(
+        table: &mut toml::Table,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let set = overlay_env(table, vars)?;
+        toml::Value::Table(table.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                ConfigError::Env(
+                    "PORA_*",
+                    format!("{} (variables set: {})", e.message(), set.join(", ")),
+                )
+            })
     }
 
     /// Whether the database is the embedded SQLite one.
@@ -356,6 +354,14 @@ impl Config {
                 "must be between 1 and 128".into(),
             ));
         }
+        for origin in &self.cors_origins {
+            if !is_origin(origin) {
+                return Err(ConfigError::Invalid(
+                    "cors_origins",
+                    format!("`{origin}` is not an origin (scheme://host[:port], no path)"),
+                ));
+            }
+        }
         if let Some(store) = &self.rate_limit_store
             && !store.starts_with("redis://")
             && !store.starts_with("rediss://")
@@ -373,6 +379,98 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `https://host` or `http://host:port`: a web origin as browsers send it.
+fn is_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && port.is_none_or(|p| p.parse::<u16>().is_ok())
+}
+
+/// Environment variables that are not configuration keys.
+const NOT_CONFIG: &[&str] = &["LOG", "LOG_FORMAT", "CONFIG"];
+/// Prefixes of environment variables of the tests and benchmarks.
+const OTHER_PREFIXES: &[&str] = &["TEST_", "BENCH_", "FUZZ_"];
+
+/// Sets configuration keys from `PORA_*` variables into `table`: the key in capitals
+/// (`PORA_MAX_COST`), nested keys joined by `__` (`PORA_RATE_LIMITS__REQUESTS_PER_MINUTE`,
+/// `PORA_RATE_LIMITS__ROLES__POLICE__COST_PER_MINUTE`). A value is read as a TOML value when it
+/// is one (`5`, `2.5`, `true`, `["a", "b"]`, `{ … }`), else as a string. `PORA_POLICY` names
+/// `policy_file`, and `PORA_CORS_ORIGINS` also takes a comma-separated list. Returns the
+/// variables used.
+pub fn overlay_env(
+    table: &mut toml::Table,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<String>, ConfigError> {
+    let mut used = Vec::new();
+    let mut vars: Vec<(String, String)> = vars
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("PORA_"))
+        .collect();
+    vars.sort();
+    for (name, value) in vars {
+        let key = &name["PORA_".len()..];
+        if NOT_CONFIG.contains(&key) || OTHER_PREFIXES.iter().any(|p| key.starts_with(p)) {
+            continue;
+        }
+        let key = match key {
+            "POLICY" => "POLICY_FILE",
+            other => other,
+        };
+        let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::Env(
+                "PORA_*",
+                format!("{name}: an empty key segment"),
+            ));
+        }
+        let parsed = if key == "CORS_ORIGINS" && !value.trim_start().starts_with('[') {
+            toml::Value::Array(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(|o| toml::Value::String(o.to_owned()))
+                    .collect(),
+            )
+        } else {
+            toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.clone()))
+        };
+        let mut at = &mut *table;
+        for segment in &path[..path.len() - 1] {
+            let next = at
+                .entry(segment.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            at = match next {
+                toml::Value::Table(t) => t,
+                _ => {
+                    return Err(ConfigError::Env(
+                        "PORA_*",
+                        format!("{name}: `{segment}` is not a table"),
+                    ));
+                }
+            };
+        }
+        at.insert(path[path.len() - 1].clone(), parsed);
+        used.push(name);
+    }
+    Ok(used)
 }
 
 fn seconds(value: f64) -> std::time::Duration {
@@ -398,13 +496,52 @@ mod tests {
 
     #[test]
     fn environment_overrides_file() {
-        let mut c: Config = toml::from_str("listen = \"127.0.0.1:1\"").unwrap();
-        c.apply_env(|k| (k == "PORA_LISTEN").then(|| "127.0.0.1:2".to_owned()))
-            .unwrap();
+        let vars = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let mut file: toml::Table =
+            toml::from_str("listen = \"127.0.0.1:1\"\nmax_cost = 7").unwrap();
+        let c = Config::from_table_and_env(
+            &mut file,
+            vars(&[
+                ("PORA_LISTEN", "127.0.0.1:2"),
+                ("PORA_RATE_LIMITS__ROLES__POLICE__COST_PER_MINUTE", "99"),
+                (
+                    "PORA_CORS_ORIGINS",
+                    "https://a.example, http://b.example:8080",
+                ),
+                ("PORA_POLICY", "/etc/pora/policy.toml"),
+                ("PORA_DEMO_DATA", "false"),
+                ("PORA_DB_ACQUIRE_TIMEOUT", "0.5"),
+                ("PORA_LOG", "debug"),
+                ("PORA_TEST_POSTGRES_URL", "x"),
+            ]),
+        )
+        .unwrap();
         assert_eq!(c.listen.port(), 2);
-        assert!(
-            c.apply_env(|k| (k == "PORA_LISTEN").then(|| "nope".to_owned()))
-                .is_err()
+        assert_eq!(c.max_cost, 7, "the file's value stays");
+        assert_eq!(c.rate_limits.roles["police"].cost_per_minute, Some(99));
+        assert_eq!(
+            c.cors_origins,
+            ["https://a.example", "http://b.example:8080"]
         );
+        assert_eq!(
+            c.policy_file.as_deref(),
+            Some(Path::new("/etc/pora/policy.toml"))
+        );
+        assert_eq!(c.demo_data, Some(false));
+        assert_eq!(c.db_acquire_timeout, 0.5);
+        // The same strictness as the file: unknown keys and wrong types are errors.
+        for bad in [
+            ("PORA_MAX_COSTT", "1"),
+            ("PORA_LISTEN", "nope"),
+            ("PORA_MAX_COST", "many"),
+        ] {
+            let err = Config::from_table_and_env(&mut toml::Table::new(), vars(&[bad]))
+                .expect_err("refused");
+            assert!(err.to_string().contains(bad.0), "{err}");
+        }
     }
 }

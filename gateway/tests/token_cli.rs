@@ -111,3 +111,135 @@ fn a_scope_outside_the_role_is_refused_at_issue() {
     assert!(output.stdout.is_empty(), "no token printed");
     assert!(String::from_utf8_lossy(&output.stderr).contains("personAccessReport"));
 }
+
+/// Runs and returns (success, stdout, stderr).
+fn attempt(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .env("PORA_DATA_DIR", dir)
+        .env("PORA_LOG", "error")
+        .output()
+        .expect("run pora-gateway");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn issue_tells_the_id_and_list_finds_the_note_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let args = [
+        "token",
+        "issue",
+        "--role",
+        "unhcr",
+        "--agency",
+        "UNHCR-JKT",
+        "--jurisdiction",
+        "31",
+        "--ttl",
+        "8h",
+        "--purpose",
+        "PROTECTION",
+        "--note",
+        "liaison laptop",
+    ];
+    let (ok, stdout, stderr) = attempt(dir.path(), &args);
+    assert!(ok, "{stderr}");
+    let token = stdout.trim();
+    assert_eq!(stdout.lines().count(), 1, "the token alone on stdout");
+    assert!(
+        stderr.contains(&format!("id {}", token_id(token))),
+        "{stderr}"
+    );
+
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let issued: serde_json::Value =
+        serde_json::from_str(&run(dir.path(), &json_args)).expect("json");
+    assert_eq!(
+        issued["token_info"]["id"],
+        token_id(issued["token"].as_str().expect("token"))
+    );
+
+    let table = run(dir.path(), &["token", "list"]);
+    assert!(
+        table.contains("liaison laptop")
+            && table.contains("cli-user")
+            && table.contains("PROTECTION"),
+        "{table}"
+    );
+    let lines: Vec<serde_json::Value> = run(dir.path(), &["token", "list", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["note"], "liaison laptop");
+        assert_eq!(line["subject"], "cli-user");
+        assert_eq!(line["state"], "active");
+        assert!(line.get("token").is_none(), "never the value");
+    }
+}
+
+#[test]
+fn a_token_names_an_agency_that_exists_and_fits_its_role() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (role, agency) in [
+        ("admin", "POLRES-JKP"),
+        ("unhcr", "NOPE"),
+        ("police", "UNHCR-JKT"),
+    ] {
+        let (ok, stdout, stderr) = attempt(
+            dir.path(),
+            &[
+                "token",
+                "issue",
+                "--role",
+                role,
+                "--agency",
+                agency,
+                "--jurisdiction",
+                "31",
+            ],
+        );
+        assert!(!ok, "{role} for {agency} was issued");
+        assert!(stdout.is_empty(), "no token printed");
+        assert!(stderr.contains(agency), "{stderr}");
+    }
+    let (ok, _, stderr) = attempt(
+        dir.path(),
+        &[
+            "token",
+            "issue",
+            "--role",
+            "admin",
+            "--agency",
+            "PORA-ADMIN",
+            "--jurisdiction",
+            "31",
+        ],
+    );
+    assert!(ok, "{stderr}");
+}
+
+#[test]
+fn reading_commands_refuse_a_store_that_does_not_exist() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let mistyped = temp.path().join("dta");
+    for args in [
+        &["audit", "verify"][..],
+        &["token", "list"][..],
+        &["token", "revoke", "0000"][..],
+    ] {
+        let (ok, stdout, stderr) = attempt(&mistyped, args);
+        assert!(
+            !ok,
+            "{args:?} succeeded on a folder that does not exist: {stdout}"
+        );
+        assert!(stderr.contains("no gateway database"), "{args:?}: {stderr}");
+    }
+    assert!(!mistyped.exists(), "nothing was created");
+}

@@ -1109,7 +1109,8 @@ pub fn build_schema(
     if used_kinds.contains("Date") {
         builder = builder.register(
             Scalar::new("Date")
-                .description("A calendar date, YYYY-MM-DD.")
+                .description("A calendar date, YYYY-MM-DD (ISO 8601).")
+                .specified_by_url("https://www.iso.org/iso-8601-date-and-time-format.html")
                 .validator(
                     |v| matches!(v, GqlValue::String(s) if crate::filter::parse_date(s).is_some()),
                 ),
@@ -1119,12 +1120,14 @@ pub fn build_schema(
         builder = builder.register(
             Scalar::new("DateTime")
                 .description("An RFC 3339 timestamp.")
+                .specified_by_url("https://datatracker.ietf.org/doc/html/rfc3339")
                 .validator(|v| matches!(v, GqlValue::String(s) if crate::filter::parse_datetime(s).is_some())),
         );
     }
     builder = builder.register(
         Scalar::new("RegionCode")
-            .description("A Kemendagri region code: 31, 31.71, 31.71.01 or 31.71.01.1001.")
+            .description("A Kemendagri region code (Kepmendagri 300.2.2-2138/2025): province 31, city 31.71, district 31.71.01 or village 31.71.01.1001.")
+            .specified_by_url("https://github.com/cahyadsn/wilayah")
             .validator(|v| matches!(v, GqlValue::String(s) if crate::session::is_region_code(s))),
     );
     if writes {

@@ -14,6 +14,7 @@ pub mod federation;
 pub mod filter;
 pub mod limits;
 pub mod mutation;
+pub mod order;
 pub mod policy;
 pub mod rate;
 pub mod row;

@@ -89,6 +89,9 @@ struct RoleFile {
     description: Option<String>,
     #[serde(default)]
     operations: Vec<Spanned<String>>,
+    /// The kind of agency (`agencies.kind`) a token of this role must name; none: the gateway's
+    /// own administration (`ADMIN_AGENCY`).
+    agency_kind: Option<Spanned<String>>,
     #[serde(default)]
     types: BTreeMap<String, Spanned<TypeFile>>,
     #[serde(default)]
@@ -169,6 +172,9 @@ pub struct StatisticsView {
 #[derive(Clone, Debug)]
 pub struct RoleView {
     pub name: String,
+    /// The kind of agency a token of this role names (`AgencyKind`); `None`: the gateway's own
+    /// administration, `ADMIN_AGENCY`.
+    pub agency_kind: Option<&'static str>,
     pub types: BTreeMap<&'static str, TypeView>,
     pub operations: BTreeSet<&'static str>,
     pub statistics: Vec<StatisticsView>,
@@ -256,6 +262,7 @@ impl RoleView {
         }
         Ok(RoleView {
             name: self.name.clone(),
+            agency_kind: self.agency_kind,
             types,
             operations,
             statistics,
@@ -266,6 +273,7 @@ impl RoleView {
     pub fn empty(name: &str) -> Self {
         RoleView {
             name: name.to_owned(),
+            agency_kind: None,
             types: BTreeMap::new(),
             operations: BTreeSet::new(),
             statistics: Vec::new(),
@@ -578,10 +586,28 @@ impl Policy {
             if types.is_empty() && statistics.is_empty() && operations.is_empty() {
                 return Err(err(role_span, format!("role {role_name} grants nothing")));
             }
+            let agency_kind = match &role_file.agency_kind {
+                None => None,
+                Some(kind) => Some(
+                    crate::catalogue::CATALOGUE
+                        .enums
+                        .iter()
+                        .find(|e| e.name == "AgencyKind")
+                        .and_then(|e| e.values.iter().find(|v| **v == kind.get_ref().as_str()))
+                        .copied()
+                        .ok_or_else(|| {
+                            err(
+                                kind.span(),
+                                format!("{role_name}: `{}` is no AgencyKind", kind.get_ref()),
+                            )
+                        })?,
+                ),
+            };
             roles.insert(
                 role_name.clone(),
                 Arc::new(RoleView {
                     name: role_name.clone(),
+                    agency_kind,
                     types,
                     operations,
                     statistics,

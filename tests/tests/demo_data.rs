@@ -1,5 +1,6 @@
 //! A PostgreSQL database never receives the demo data unless asked (`--demo`,
-//! `PORA_DEMO_DATA=true`); the embedded database gets it by default.
+//! `PORA_DEMO_DATA=true`), and one that does not exist yet is created; the embedded database
+//! gets the demo data by default.
 
 use gateway::{Application, Config};
 use sea_orm::{ConnectionTrait, Database, Statement};

@@ -19,6 +19,10 @@ use sea_orm::{
 
 use crate::auth::{AuthError, Authenticator, Claims};
 
+/// The agency code of the gateway's own administration: what administrators' (and routers')
+/// tokens name.
+pub const ADMIN_AGENCY: &str = "PORA-ADMIN";
+
 /// How long a token's status is trusted without asking the database again.
 pub const STATUS_TTL: Duration = Duration::from_millis(500);
 /// How often `lastUsedAt` is written.
@@ -32,6 +36,8 @@ pub enum TokenError {
     ScopeNotInRole(String),
     #[error("`{0}` is not a region code")]
     BadJurisdiction(String),
+    #[error("{0}")]
+    WrongAgency(String),
     #[error("a {role} token may live at most {max_hours} h; {asked_hours} h was asked")]
     TooLong {
         role: String,
@@ -249,6 +255,8 @@ impl TokenStore {
         if !schema::session::is_region_code(&request.jurisdiction) {
             return Err(TokenError::BadJurisdiction(request.jurisdiction));
         }
+        self.check_agency(&request.role, &request.agency, allowed)
+            .await?;
         if request.ttl > max_lifetime || request.ttl <= chrono::Duration::zero() {
             return Err(TokenError::TooLong {
                 role: request.role,
@@ -293,6 +301,39 @@ impl TokenStore {
             .exec_without_returning(&self.db)
             .await?;
         Ok((auth.sign(&claims)?, model))
+    }
+
+    /// The agency of a token must exist and fit its role: an agency of the role's kind
+    /// (`agency_kind` in the policy), or for a role without one (administrators, routers) the
+    /// gateway's own administration, `ADMIN_AGENCY`.
+    async fn check_agency(
+        &self,
+        role: &str,
+        agency: &str,
+        allowed: &Issuable,
+    ) -> Result<(), TokenError> {
+        let kind = allowed.policy.role(role).and_then(|r| r.agency_kind);
+        let Some(kind) = kind else {
+            return if agency == ADMIN_AGENCY {
+                Ok(())
+            } else {
+                Err(TokenError::WrongAgency(format!(
+                    "a {role} token names the gateway's administration, {ADMIN_AGENCY}, not `{agency}`"
+                )))
+            };
+        };
+        let found = entities::agency::Entity::find()
+            .filter(entities::agency::Column::Code.eq(agency))
+            .one(&self.db)
+            .await?;
+        match found {
+            None => Err(TokenError::WrongAgency(format!("no agency `{agency}`"))),
+            Some(a) if a.kind != kind => Err(TokenError::WrongAgency(format!(
+                "agency `{agency}` is {}; a {role} token needs an agency of kind {kind}",
+                a.kind
+            ))),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Revokes one token; false when there is no such token or it was revoked already.
@@ -422,7 +463,9 @@ impl schema::mutation::TokenIssuer for GraphqlIssuer {
                 code: "TOKEN_SCOPE_NOT_IN_ROLE",
                 message: e.to_string(),
             }),
-            Err(e @ TokenError::BadJurisdiction(_)) => Err(QueryError::BadInput(e.to_string())),
+            Err(e @ (TokenError::BadJurisdiction(_) | TokenError::WrongAgency(_))) => {
+                Err(QueryError::BadInput(e.to_string()))
+            }
             Err(TokenError::Database(e)) => Err(QueryError::from(e)),
             Err(e @ TokenError::Signing(_)) => Err(QueryError::Internal(e.to_string())),
         }

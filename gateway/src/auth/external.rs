@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Header};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -39,7 +39,7 @@ const ASYMMETRIC: &[(&str, Algorithm)] = &[
 
 /// Which claims of the issuer's tokens hold what the gateway needs. A dotted name reads a
 /// nested claim (`org.agency`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClaimMapping {
     pub subject: String,
@@ -68,7 +68,7 @@ impl Default for ClaimMapping {
 }
 
 /// One `[[trusted_issuers]]` entry.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustedIssuerConfig {
     /// The `iss` of its tokens.

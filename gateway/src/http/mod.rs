@@ -37,6 +37,34 @@ struct GraphqlParams {
     extensions: Option<serde_json::Value>,
 }
 
+/// Cross-origin access for the configured web origins: preflights answered, `Authorization`
+/// and `Content-Type` allowed, no credentials mode (a token travels in `Authorization`, never in
+/// a cookie). Other origins get no grant: their pages cannot read the answers.
+pub fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static(ROUTER_TOKEN_HEADER),
+        ])
+        .expose_headers([
+            header::HeaderName::from_static("x-request-id"),
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("ratelimit-limit"),
+            header::HeaderName::from_static("ratelimit-remaining"),
+            header::HeaderName::from_static("ratelimit-reset"),
+        ])
+        .max_age(600)
+        .block_on_origin_mismatch(false);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql_post))
         .route("/graphql", web::get().to(graphql_get))
@@ -556,8 +584,8 @@ async fn execute(
             let tokens = state.tokens.clone();
             Arc::new(move |id: &str| tokens.forget(id))
         }));
-    request.set_parsed_query(document);
-    if let Some(name) = params.operation_name {
+    request.set_parsed_query(document.clone());
+    if let Some(name) = params.operation_name.clone() {
         request = request.operation_name(name);
     }
     // A panic anywhere in this request's execution is this request's 500, never the process's.
@@ -576,6 +604,12 @@ async fn execute(
         }
     };
     state.metrics.graphql_request();
+    // Concurrent resolution answers in completion order: put the selection set's order back.
+    schema::order::reorder(
+        &mut response.data,
+        &document,
+        params.operation_name.as_deref(),
+    );
 
     // A request that never reached execution (validation, limits) is a request error (4xx);
     // errors during execution are field errors next to the data (200).
