@@ -16,15 +16,33 @@ pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muz
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PORA_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(message) = init_logging() {
+        eprintln!("error: {message}");
+        std::process::exit(1);
+    }
     if let Err(message) = gateway::cli::run(gateway::cli::Cli::parse()).await {
         eprintln!("error: {message}");
         std::process::exit(1);
     }
+}
+
+/// Logs to stderr: `PORA_LOG` (an `EnvFilter`, default `info`; an invalid one stops the start)
+/// and `PORA_LOG_FORMAT` (`text`, the default, coloured only on a terminal; or `json`, one
+/// object per line). One `pora::access` line per request at `info`.
+fn init_logging() -> Result<(), String> {
+    use std::io::IsTerminal;
+    let filter = match std::env::var("PORA_LOG") {
+        Ok(text) => tracing_subscriber::EnvFilter::try_new(&text)
+            .map_err(|e| format!("PORA_LOG `{text}` is not a log filter: {e}"))?,
+        Err(_) => tracing_subscriber::EnvFilter::new("info"),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match std::env::var("PORA_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().flatten_event(true).init(),
+        Ok("text") | Err(_) => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        Ok(other) => return Err(format!("PORA_LOG_FORMAT `{other}`: expected text or json")),
+    }
+    Ok(())
 }

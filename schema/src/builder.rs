@@ -411,7 +411,7 @@ fn list_field(view: &TypeView, options: &SchemaOptions) -> Field {
                         None => 0,
                     };
                     let condition = match arg("where") {
-                        Some(v) => where_sql(view, v.as_value())?,
+                        Some(v) => where_sql(view, v.as_value(), &engine.conditions())?,
                         None => Sql::new("1=1"),
                     };
                     let order = order_sql(view, arg("orderBy").map(|v| v.as_value()))?;

@@ -119,6 +119,10 @@ impl FieldDef {
     }
 }
 
+/// The SQL of `AuditEvent.hiddenPersonCount`: the engine renders it for the reader
+/// (`Engine::person_list`), since it depends on the reader's row filter.
+pub const HIDDEN_PERSONS: &str = "{hidden_persons}";
+
 #[derive(Clone, Debug)]
 pub struct TypeDef {
     pub name: &'static str,
@@ -128,6 +132,9 @@ pub struct TypeDef {
     pub person_column: Option<&'static str>,
     /// The column with the row's region code, for jurisdiction filters.
     pub region_column: Option<&'static str>,
+    /// A column holding a JSON list of person ids (the audit log's): a reader gets only the
+    /// ids of persons it may see (the rest as a count), and may filter only by those.
+    pub person_list_column: Option<&'static str>,
     /// Plural name of the root list field (`persons`), and the single lookup (`person`).
     pub list_field: &'static str,
     pub get_field: &'static str,
@@ -558,6 +565,7 @@ fn build() -> Catalogue {
             description: "An agency of Tim PORA.",
             person_column: None,
             region_column: Some("jurisdiction"),
+            person_list_column: None,
             list_field: "agencies",
             get_field: "agency",
             entity_columns: columns_of::<agency::Entity>,
@@ -576,6 +584,7 @@ fn build() -> Catalogue {
             description: "A refugee or asylum seeker.",
             person_column: Some("id"),
             region_column: Some("residence_region"),
+            person_list_column: None,
             list_field: "persons",
             get_field: "person",
             entity_columns: columns_of::<person::Entity>,
@@ -662,6 +671,7 @@ fn build() -> Catalogue {
             description: "A UNHCR registration group (household).",
             person_column: None,
             region_column: None,
+            person_list_column: None,
             list_field: "cases",
             get_field: "case",
             entity_columns: columns_of::<case::Entity>,
@@ -679,6 +689,7 @@ fn build() -> Catalogue {
             description: "A person's UNHCR registration.",
             person_column: Some("person_id"),
             region_column: None,
+            person_list_column: None,
             list_field: "unhcrRegistrations",
             get_field: "unhcrRegistration",
             entity_columns: columns_of::<unhcr_registration::Entity>,
@@ -713,6 +724,7 @@ fn build() -> Catalogue {
             description: "A person's immigration record.",
             person_column: Some("person_id"),
             region_column: None,
+            person_list_column: None,
             list_field: "immigrationRecords",
             get_field: "immigrationRecord",
             entity_columns: columns_of::<immigration_record::Entity>,
@@ -733,6 +745,7 @@ fn build() -> Catalogue {
             description: "A recorded violation.",
             person_column: Some("person_id"),
             region_column: None,
+            person_list_column: None,
             list_field: "violations",
             get_field: "violation",
             entity_columns: columns_of::<violation::Entity>,
@@ -750,6 +763,7 @@ fn build() -> Catalogue {
             description: "A monthly self-reporting check-in.",
             person_column: Some("person_id"),
             region_column: None,
+            person_list_column: None,
             list_field: "monthlyReports",
             get_field: "monthlyReport",
             entity_columns: columns_of::<monthly_report::Entity>,
@@ -767,6 +781,7 @@ fn build() -> Catalogue {
             description: "A detention centre, community house or temporary shelter.",
             person_column: None,
             region_column: Some("region"),
+            person_list_column: None,
             list_field: "shelters",
             get_field: "shelter",
             entity_columns: columns_of::<shelter::Entity>,
@@ -796,6 +811,7 @@ fn build() -> Catalogue {
             description: "Where a person lives, and on whose decision.",
             person_column: Some("person_id"),
             region_column: None,
+            person_list_column: None,
             list_field: "placements",
             get_field: "placement",
             entity_columns: columns_of::<placement::Entity>,
@@ -815,6 +831,7 @@ fn build() -> Catalogue {
             description: "A field report.",
             person_column: None,
             region_column: Some("region"),
+            person_list_column: None,
             list_field: "incidents",
             get_field: "incident",
             entity_columns: columns_of::<incident::Entity>,
@@ -852,6 +869,7 @@ fn build() -> Catalogue {
             description: "A Tim PORA coordination meeting.",
             person_column: None,
             region_column: Some("region"),
+            person_list_column: None,
             list_field: "meetings",
             get_field: "meeting",
             entity_columns: columns_of::<meeting::Entity>,
@@ -882,6 +900,7 @@ fn build() -> Catalogue {
             description: "A task a meeting gave an agency.",
             person_column: None,
             region_column: None,
+            person_list_column: None,
             list_field: "actionItems",
             get_field: "actionItem",
             entity_columns: columns_of::<action_item::Entity>,
@@ -899,6 +918,7 @@ fn build() -> Catalogue {
             description: "A managed access token (never its value: that is shown once, at issue).",
             person_column: None,
             region_column: None,
+            person_list_column: None,
             list_field: "accessTokens",
             get_field: "accessToken",
             entity_columns: columns_of::<access_token::Entity>,
@@ -924,6 +944,7 @@ fn build() -> Catalogue {
             description: "One audited request: who saw which fields of which persons. Never the values.",
             person_column: None,
             region_column: None,
+            person_list_column: Some("person_ids"),
             list_field: "auditEvents",
             get_field: "auditEvent",
             entity_columns: columns_of::<audit_event::Entity>,
@@ -941,6 +962,14 @@ fn build() -> Catalogue {
                 opt("queryHash", "query_hash", String),
                 col("fieldsRead", "fields_read", StringList),
                 col("personIds", "person_ids", StringList),
+                FieldDef {
+                    name: "hiddenPersonCount",
+                    kind: FieldKind::Expression {
+                        sql: HIDDEN_PERSONS,
+                        kind: BigInt,
+                    },
+                    description: "Persons of the event you may not see: counted, not named.",
+                },
                 col("rowCount", "row_count", BigInt),
                 col("outcome", "outcome", String),
                 col("durationMs", "duration_ms", BigInt),
@@ -960,6 +989,7 @@ fn build() -> Catalogue {
             description: "A referral of one person from one agency to another.",
             person_column: Some("person_id"),
             region_column: None,
+            person_list_column: None,
             list_field: "referrals",
             get_field: "referral",
             entity_columns: columns_of::<referral::Entity>,

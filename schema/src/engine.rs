@@ -139,8 +139,29 @@ impl Engine {
         add_column(&mut items, "id", Kind::Id);
         for f in &view.fields {
             match (f.def.kind, f.access) {
+                // A list of person ids: only those the reader may see leave the database.
+                (FieldKind::Column { column, kind, .. }, Access::Full)
+                    if ty.person_list_column == Some(column) =>
+                {
+                    items.push(SelectItem {
+                        key: column.to_owned(),
+                        expr: self.person_list(alias, column, conditions, false),
+                        kind,
+                    })
+                }
                 (FieldKind::Column { column, kind, .. }, Access::Full) => {
                     add_column(&mut items, column, kind)
+                }
+                (FieldKind::Expression { sql, kind }, _)
+                    if sql == crate::catalogue::HIDDEN_PERSONS =>
+                {
+                    if let Some(column) = ty.person_list_column {
+                        items.push(SelectItem {
+                            key: f.def.name.to_owned(),
+                            expr: self.person_list(alias, column, conditions, true),
+                            kind,
+                        });
+                    }
                 }
                 (FieldKind::Column { column, kind, .. }, Access::Referred) => {
                     let person = ty.person_column.unwrap_or("person_id");
@@ -184,6 +205,41 @@ impl Engine {
             }
         }
         items
+    }
+
+    /// The ids of a JSON list of person ids (`column` of alias `alias`) that the reader may
+    /// see, as a JSON list in id order; or, `hidden`, how many it may not.
+    fn person_list(
+        &self,
+        alias: &str,
+        column: &str,
+        conditions: &Conditions<'_>,
+        hidden: bool,
+    ) -> Sql {
+        let postgres = self.db.get_database_backend() == sea_orm::DbBackend::Postgres;
+        let (elements, value) = if postgres {
+            (
+                format!("json_array_elements_text({alias}.{column}::json) AS pl_x(v)"),
+                "pl_x.v",
+            )
+        } else {
+            (format!("json_each({alias}.{column}) AS pl_x"), "pl_x.value")
+        };
+        let mut visible = Sql::new(format!(
+            "EXISTS (SELECT 1 FROM persons pl_p WHERE pl_p.id = {value} AND "
+        ));
+        visible.append(conditions.rows("Person", "pl_p")).push(")");
+        let mut sql = Sql::new(if hidden {
+            format!("(SELECT COUNT(*) FROM {elements} WHERE NOT ")
+        } else if postgres {
+            format!(
+                "(SELECT COALESCE(json_agg({value} ORDER BY {value}), '[]'::json)::text FROM {elements} WHERE "
+            )
+        } else {
+            format!("(SELECT COALESCE(json_group_array({value}), '[]') FROM {elements} WHERE ")
+        });
+        sql.append(visible).push(")");
+        sql
     }
 
     /// Runs `SELECT <role's values> [, key] FROM <from> WHERE <row filter> AND <condition> <tail>`

@@ -182,8 +182,13 @@ pub(crate) fn like_escape(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Translates a `{Type}Filter` value into an SQL condition on alias `t`.
-pub fn where_sql(view: &TypeView, filter: &GqlValue) -> Result<Sql, QueryError> {
+/// Translates a `{Type}Filter` value into an SQL condition on alias `t`. `conditions` are the
+/// reader's: a filter on a list of person ids holds only for persons the reader may see.
+pub fn where_sql(
+    view: &TypeView,
+    filter: &GqlValue,
+    conditions: &crate::rows::Conditions<'_>,
+) -> Result<Sql, QueryError> {
     let entries = match filter {
         GqlValue::Object(entries) => entries,
         GqlValue::Null => return Ok(Sql::new("1=1")),
@@ -205,7 +210,7 @@ pub fn where_sql(view: &TypeView, filter: &GqlValue) -> Result<Sql, QueryError> 
                 };
                 let subs = items
                     .iter()
-                    .map(|i| where_sql(view, i))
+                    .map(|i| where_sql(view, i, conditions))
                     .collect::<Result<Vec<_>, _>>()?;
                 parts.push(if key.as_str() == "and" {
                     Sql::and(subs)
@@ -215,7 +220,7 @@ pub fn where_sql(view: &TypeView, filter: &GqlValue) -> Result<Sql, QueryError> 
             }
             "not" => {
                 let mut sql = Sql::new("NOT (");
-                sql.append(where_sql(view, value)?).push(")");
+                sql.append(where_sql(view, value, conditions)?).push(")");
                 parts.push(sql);
             }
             field => {
@@ -224,7 +229,22 @@ pub fn where_sql(view: &TypeView, filter: &GqlValue) -> Result<Sql, QueryError> 
                     .field(field)
                     .and_then(|f| f.filterable())
                     .ok_or_else(|| bad(format!("unknown filter field `{field}`")))?;
-                parts.push(column_condition(&format!("t.{column}"), kind, value)?);
+                let mut condition = column_condition(&format!("t.{column}"), kind, value)?;
+                if view.def.person_list_column == Some(column)
+                    && let GqlValue::Object(ops) = value
+                    && let Some(GqlValue::String(person)) = ops.get("contains")
+                {
+                    // "Did my agency read person X" only for an X the reader may see.
+                    let mut visible =
+                        Sql::new("EXISTS (SELECT 1 FROM persons pf_p WHERE pf_p.id = ");
+                    visible
+                        .bind(person.clone())
+                        .push(" AND ")
+                        .append(conditions.rows("Person", "pf_p"))
+                        .push(")");
+                    condition = Sql::and(vec![condition, visible]);
+                }
+                parts.push(condition);
             }
         }
     }

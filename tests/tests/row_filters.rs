@@ -267,6 +267,69 @@ async fn immigration_in_one_district_never_receives_a_person_from_another(app: T
     }
 }
 
+async fn audit_events_name_only_persons_the_reader_may_see(app: TestApp) {
+    let raw = raw(&app).await;
+    // A city-wide colleague reads every person of the city.
+    let wide = app.token_for("immigration", "KANIM-JKP", "31.71");
+    let read = app
+        .query(&wide, "{ persons(first: 500) { nodes { id } } }")
+        .await;
+    let everyone: BTreeSet<String> = read.data()["persons"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").to_owned())
+        .collect();
+    // The same agency's district officer reads the event: only its own district's persons.
+    let narrow = app.token_for("immigration", "KANIM-JKP", "31.71.01");
+    let own = raw.visible("immigration", "KANIM-JKP", "31.71.01");
+    let expected: BTreeSet<String> = everyone.intersection(&own).cloned().collect();
+    assert!(
+        !expected.is_empty() && expected.len() < everyone.len(),
+        "a fair comparison"
+    );
+    let event = app
+        .query(
+            &narrow,
+            &format!(
+                r#"{{ auditEvents(where: {{requestId: {{eq: "{}"}}}}) {{ nodes {{ personIds hiddenPersonCount }} }} }}"#,
+                read.request_id
+            ),
+        )
+        .await;
+    let node = &event.data()["auditEvents"]["nodes"][0];
+    let listed: BTreeSet<String> = node["personIds"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|p| p.as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(listed, expected, "only persons the reader may see");
+    assert_eq!(
+        node["hiddenPersonCount"].as_u64(),
+        Some((everyone.len() - expected.len()) as u64),
+        "the others as a count"
+    );
+    // "Did my agency read person X" is answered only for an X the reader may see.
+    let outsider = everyone
+        .difference(&own)
+        .next()
+        .expect("someone outside the district");
+    let insider = expected.iter().next().expect("someone inside");
+    for (person, found) in [(outsider, 0), (insider, 1)] {
+        let reply = app
+            .query(
+                &narrow,
+                &format!(
+                    r#"{{ auditEvents(where: {{requestId: {{eq: "{}"}}, personIds: {{contains: "{person}"}}}}) {{ totalCount }} }}"#,
+                    read.request_id
+                ),
+            )
+            .await;
+        assert_eq!(reply.data()["auditEvents"]["totalCount"], found, "{person}");
+    }
+}
+
 async fn referral_only_fields_need_an_accepted_unexpired_referral(app: TestApp) {
     let raw = raw(&app).await;
     let all_ids: Vec<String> = raw.persons.iter().map(|p| p.id.clone()).collect();
@@ -390,6 +453,7 @@ async fn statistics_never_show_a_group_under_five(app: TestApp) {
 on_both_databases!(
     every_role_sees_exactly_the_persons_its_row_filter_names,
     immigration_in_one_district_never_receives_a_person_from_another,
+    audit_events_name_only_persons_the_reader_may_see,
     referral_only_fields_need_an_accepted_unexpired_referral,
     statistics_never_show_a_group_under_five,
 );

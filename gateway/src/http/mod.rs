@@ -141,8 +141,14 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         ))
 }
 
-fn request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+/// The request's id: the caller's `x-request-id` when it is a sane one (1 to 128 printable
+/// ASCII characters), else a new UUID. It is echoed, logged and audited.
+fn request_id(req: &HttpRequest) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
 /// The client address of a request: the peer (never a forwarded header a client can forge),
@@ -160,7 +166,7 @@ async fn handle(
     is_get: bool,
     params: impl std::future::Future<Output = Result<GraphqlParams, RequestError>>,
 ) -> HttpResponse {
-    let id = request_id();
+    let id = request_id(req);
     let started = Instant::now();
     let mut audit = AuditRecord::new(&id);
     let mut allowance = None;
@@ -187,7 +193,9 @@ async fn handle(
         }
         other => other,
     };
+    let access = AccessLine::of(req, &audit);
     let mut response = finish(state, audit, started, result, &id, client_address(req)).await;
+    access.log(&id, &response, started);
     if let Some(a) = allowance
         && response.status().is_success()
     {
@@ -203,6 +211,59 @@ async fn handle(
         }
     }
     response
+}
+
+/// What the access log says of a request (`pora::access`, one line per request): who and what,
+/// never a token, a variable's value or a response value.
+struct AccessLine {
+    method: String,
+    path: String,
+    role: Option<String>,
+    agency: Option<String>,
+    token_id: Option<String>,
+    operation_name: Option<String>,
+    router: Option<String>,
+}
+
+impl AccessLine {
+    fn of(req: &HttpRequest, audit: &AuditRecord) -> AccessLine {
+        AccessLine {
+            method: req.method().to_string(),
+            path: req.path().to_owned(),
+            role: audit.role.clone(),
+            agency: audit.agency.clone(),
+            token_id: audit.token_id.clone(),
+            operation_name: audit.operation_name.as_deref().map(crate::audit::storable),
+            router: audit.via.clone(),
+        }
+    }
+
+    fn log(self, id: &str, response: &HttpResponse, started: Instant) {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        tracing::info!(
+            target: "pora::access",
+            request_id = id,
+            method = %self.method,
+            path = %self.path,
+            status = response.status().as_u16(),
+            role = self.role.as_deref().unwrap_or(""),
+            agency = self.agency.as_deref().unwrap_or(""),
+            token_id = self.token_id.as_deref().unwrap_or(""),
+            operation_name = self.operation_name.as_deref().unwrap_or(""),
+            router = self.router.as_deref().unwrap_or(""),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            sql_statements = %header("x-sql-statements"),
+            cost = %header("x-pora-cost"),
+            "request"
+        );
+    }
 }
 
 /// Counts a token refusal against the client's address, in the database (so every replica
