@@ -450,6 +450,31 @@ fn app_release(app: &TestApp) -> std::sync::Arc<tokio::sync::Notify> {
     app.fault_release.clone()
 }
 
+fn police_cost_limit(c: &mut Config) {
+    config(c);
+    c.max_cost_by_role.insert("police".into(), 10);
+}
+
+async fn a_role_can_have_its_own_cost_limit(app: TestApp) {
+    let reply = app
+        .query(
+            &app.token("police"),
+            "{ incidents(first: 20) { nodes { id } } }",
+        )
+        .await;
+    assert_refused(&reply, 400, "COST_ESTIMATED_TOO_EXPENSIVE");
+    assert_eq!(reply.body["errors"][0]["extensions"]["limit"], 10);
+    assert_eq!(cost_of(&reply), Some(1 + 20));
+    // Other roles keep the default.
+    let other = app
+        .query(
+            &app.token("immigration"),
+            "{ incidents(first: 20) { nodes { id } } }",
+        )
+        .await;
+    assert!(other.data()["incidents"]["nodes"].is_array());
+}
+
 fn small_responses(c: &mut Config) {
     config(c);
     c.max_response_bytes = 2_000;
@@ -784,6 +809,11 @@ mod panics {
 mod heavy {
     use super::*;
     on_both_databases!(config = one_heavy_at_a_time; cheap_requests_never_queue_behind_heavy_ones);
+}
+
+mod per_role {
+    use super::*;
+    on_both_databases!(config = police_cost_limit; a_role_can_have_its_own_cost_limit);
 }
 
 mod small {
