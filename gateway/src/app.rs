@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
@@ -13,7 +12,8 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::auth::{Authenticator, ROUTER_ROLE, SigningKeys};
 use crate::config::Config;
-use crate::http::{self, Metrics};
+use crate::http;
+use crate::telemetry::{Metrics, Tracing};
 use schema::{Policy, RateLimiter, build_schema};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,8 @@ pub enum StartError {
     Issuer(#[from] crate::auth::external::IssuerError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Tracing(#[from] crate::telemetry::trace::TracingError),
 }
 
 /// What every request handler shares.
@@ -67,11 +69,18 @@ pub struct AppState {
     pub heavy: Arc<tokio::sync::Semaphore>,
     /// When `/readyz` last found everything ready.
     pub ready_at: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Request traces (exported over OTLP when `otlp_endpoint` is set).
+    pub tracing: Tracing,
+    /// Turns true when `shutdown_timeout` has passed after a stop signal: requests still
+    /// running are then answered 503.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 pub struct Application {
     port: u16,
     server: Server,
+    /// The separate `/metrics` server (`metrics_listen`), if configured.
+    metrics_server: Option<(u16, Server)>,
     state: web::Data<AppState>,
 }
 
@@ -150,9 +159,7 @@ async fn connect_store(
         .await
         .map_err(|e| StartError::Database(shown.clone(), e))?;
     let counter = metrics.clone();
-    db.set_metric_callback(move |_| {
-        counter.sql_statements.fetch_add(1, Ordering::Relaxed);
-    });
+    db.set_metric_callback(move |info| counter.sql_statement(info.elapsed, info.failed));
     Migrator::up(&db, None)
         .await
         .map_err(|e| StartError::Database(shown.clone(), e))?;
@@ -452,8 +459,12 @@ impl Application {
             .map_err(|e| StartError::Listen(config.listen.to_string(), e))?
             .port();
         let workers = config.workers;
+        let tracing_export = match &config.otlp_endpoint {
+            Some(endpoint) => Tracing::otlp(endpoint)?,
+            None => Tracing::off(),
+        };
         let audit = if config.audit_log {
-            crate::audit::AuditLog::start(db.clone())
+            crate::audit::AuditLog::start(db.clone(), metrics.clone())
         } else {
             tracing::warn!(
                 "AUDIT LOG OFF (--unsafe-no-audit): answers are NOT recorded; never run this with real case data"
@@ -492,7 +503,10 @@ impl Application {
             counters,
             heavy: Arc::new(tokio::sync::Semaphore::new(heavy_in_flight)),
             ready_at: std::sync::Mutex::default(),
+            tracing: tracing_export,
+            shutdown: tokio::sync::watch::Sender::new(false),
         });
+        let metrics_apart = state.config.metrics_listen.is_some();
         let shared = state.clone();
         let mut server = HttpServer::new(move || {
             let origins = &shared.config.cors_origins;
@@ -502,16 +516,25 @@ impl Application {
                     crate::http::cors(origins),
                 ))
                 .app_data(shared.clone())
-                .configure(http::configure)
+                .configure(|cfg| http::configure(cfg, !metrics_apart))
         })
+        // Signals are `run_until_signalled`'s: it answers what is still running at the
+        // deadline before the workers stop.
+        .disable_signals()
+        .shutdown_timeout(grace_seconds(state.config.shutdown_timeout()))
         .listen(listener)
         .map_err(|e| StartError::Listen(port.to_string(), e))?;
         if workers > 0 {
             server = server.workers(workers);
         }
+        let metrics_server = match state.config.metrics_listen {
+            Some(address) => Some(metrics_server(address, state.clone())?),
+            None => None,
+        };
         Ok(Application {
             port,
             server: server.run(),
+            metrics_server,
             state,
         })
     }
@@ -520,15 +543,120 @@ impl Application {
         self.port
     }
 
+    /// The port of the separate `/metrics` server, when `metrics_listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
-    /// Serves until the server stops (SIGTERM, SIGINT), then writes the refusals still counted
-    /// in memory, so none goes unaudited.
+    /// Serves until the server stops, then writes the refusals still counted in memory (so
+    /// none goes unaudited) and the spans still buffered. Signals are not listened to (tests
+    /// and benchmarks run gateways inside their own process): see `run_until_signalled`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics_server.map(|(_, server)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let result = self.server.await;
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
         self.state.refusals.flush().await;
+        let tracing_export = self.state.tracing.clone();
+        let _ = tokio::task::spawn_blocking(move || tracing_export.flush()).await;
         result
     }
+
+    /// Serves until SIGTERM or SIGINT, then stops gracefully: no new connections, requests in
+    /// flight may finish within `shutdown_timeout`, those still running then are answered 503
+    /// (`SHUTTING_DOWN`), and what was cut off is logged.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            stop_signal().await;
+            let timeout = state.config.shutdown_timeout();
+            tracing::info!(
+                in_flight = state.metrics.in_flight(),
+                timeout_seconds = timeout.as_secs_f64(),
+                "stopping: no new connections; requests in flight may finish"
+            );
+            let stopped = handle.stop(true);
+            tokio::pin!(stopped);
+            tokio::select! {
+                () = &mut stopped => {}
+                () = tokio::time::sleep(timeout) => {
+                    let cut_off = state.metrics.in_flight();
+                    tracing::warn!(
+                        cut_off,
+                        "shutdown_timeout passed: requests still running are answered 503"
+                    );
+                    state.shutdown.send_replace(true);
+                    stopped.await;
+                }
+            }
+        });
+        let result = self.run_until_stopped().await;
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// How long the HTTP workers wait for connections after a graceful stop: the shutdown
+/// timeout, plus time to write the 503 answers of requests cut off at its end.
+fn grace_seconds(timeout: std::time::Duration) -> u64 {
+    timeout.as_secs() + 3
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `/metrics` alone on its own address (`metrics_listen`), one worker.
+fn metrics_server(
+    address: std::net::SocketAddr,
+    state: web::Data<AppState>,
+) -> Result<(u16, Server), StartError> {
+    let listener =
+        TcpListener::bind(address).map_err(|e| StartError::Listen(address.to_string(), e))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| StartError::Listen(address.to_string(), e))?
+        .port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(http::configure_metrics)
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .map_err(|e| StartError::Listen(address.to_string(), e))?
+    .run();
+    Ok((port, server))
 }

@@ -189,8 +189,8 @@ pub enum TokenCommand {
     },
 }
 
-pub async fn run(cli: Cli) -> Result<(), String> {
-    let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+/// Runs a command with the configuration loaded from `cli.config` and the environment.
+pub async fn run(cli: Cli, mut config: Config) -> Result<(), String> {
     match cli.command {
         Command::Config {
             command: ConfigCommand::Print,
@@ -244,7 +244,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             print_welcome(&app);
-            app.run_until_stopped().await.map_err(|e| e.to_string())
+            app.run_until_signalled().await.map_err(|e| e.to_string())
         }
         Command::Keys {
             command: KeysCommand::Rotate,
@@ -257,7 +257,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             command: AuditCommand::Verify,
         } => {
             config.demo_data = Some(false);
-            let metrics = std::sync::Arc::new(crate::http::Metrics::default());
+            let metrics = std::sync::Arc::new(crate::telemetry::Metrics::default());
             let db = crate::app::connect_existing(&config, &metrics)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -530,7 +530,7 @@ async fn token_admin(
         config.demo_data = Some(false);
     }
     let policy = load_policy(config).map_err(|e| e.to_string())?;
-    let metrics = std::sync::Arc::new(crate::http::Metrics::default());
+    let metrics = std::sync::Arc::new(crate::telemetry::Metrics::default());
     let db = if existing {
         crate::app::connect_existing(config, &metrics).await
     } else {

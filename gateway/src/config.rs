@@ -103,10 +103,30 @@ pub struct Config {
     /// Web origins whose pages may call the API from a browser (`PORA_CORS_ORIGINS`,
     /// comma-separated): `https://dashboard.kesbangpol.example`. Empty: no cross-origin access.
     pub cors_origins: Vec<String>,
+    /// Log lines: `text` (coloured only on a terminal) or `json`, one object per line
+    /// (`PORA_LOG_FORMAT`). Which lines: `PORA_LOG`.
+    pub log_format: LogFormat,
+    /// Serve `/metrics` on this address instead of the API's (`PORA_METRICS_LISTEN`), e.g. an
+    /// address only the monitoring network reaches. Unset: `/metrics` beside the API.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Export request traces over OTLP/HTTP to this collector (`PORA_OTLP_ENDPOINT`, e.g.
+    /// `http://127.0.0.1:4318`). Unset: no trace leaves the process.
+    pub otlp_endpoint: Option<String>,
+    /// Seconds that requests in flight may still take after SIGTERM/SIGINT; those still running
+    /// then are answered 503.
+    pub shutdown_timeout: f64,
     /// Test-only faults; never read from a file or the environment.
     #[serde(skip)]
     #[doc(hidden)]
     pub fault_injection: FaultInjection,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// Faults a test can inject into a running gateway (set only from Rust, never configured).
@@ -203,6 +223,10 @@ impl Default for Config {
             rate_limit_store: None,
             cors_origins: Vec::new(),
             refusal_audit_interval: 10.0,
+            log_format: LogFormat::Text,
+            metrics_listen: None,
+            otlp_endpoint: None,
+            shutdown_timeout: 30.0,
             fault_injection: FaultInjection::default(),
         }
     }
@@ -329,6 +353,10 @@ impl Config {
         seconds(self.db_acquire_timeout)
     }
 
+    pub fn shutdown_timeout(&self) -> std::time::Duration {
+        seconds(self.shutdown_timeout)
+    }
+
     pub fn db_statement_timeout(&self) -> std::time::Duration {
         seconds(self.db_statement_timeout)
     }
@@ -348,6 +376,16 @@ impl Config {
         positive("db_acquire_timeout", self.db_acquire_timeout)?;
         positive("db_statement_timeout", self.db_statement_timeout)?;
         positive("refusal_audit_interval", self.refusal_audit_interval)?;
+        positive("shutdown_timeout", self.shutdown_timeout)?;
+        if let Some(endpoint) = &self.otlp_endpoint
+            && !endpoint.starts_with("http://")
+            && !endpoint.starts_with("https://")
+        {
+            return Err(ConfigError::Invalid(
+                "otlp_endpoint",
+                "must be an http:// or https:// URL (an OTLP/HTTP collector)".into(),
+            ));
+        }
         if self.max_input_depth == 0 || self.max_input_depth > 128 {
             return Err(ConfigError::Invalid(
                 "max_input_depth",
@@ -401,7 +439,7 @@ fn is_origin(origin: &str) -> bool {
 }
 
 /// Environment variables that are not configuration keys.
-const NOT_CONFIG: &[&str] = &["LOG", "LOG_FORMAT", "CONFIG"];
+const NOT_CONFIG: &[&str] = &["LOG", "CONFIG"];
 /// Prefixes of environment variables of the tests and benchmarks.
 const OTHER_PREFIXES: &[&str] = &["TEST_", "BENCH_", "FUZZ_"];
 

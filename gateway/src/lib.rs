@@ -1,6 +1,6 @@
 //! PORA Gateway: the actix-web binary's library. `config` → `app::Application::build` →
 //! `run_until_stopped`; `auth` turns tokens into sessions, `http` owns the GraphQL-over-HTTP
-//! endpoint and its error mapping, `seed` the demo data, `cli` the command line.
+//! endpoint and its error mapping, `seed` the demo data, `telemetry` metrics and traces, `cli` the command line.
 
 pub mod admin;
 pub mod app;
@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod seed;
+pub mod telemetry;
 
 pub use app::Application;
 pub use config::Config;

@@ -16,20 +16,29 @@ pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muz
 
 #[tokio::main]
 async fn main() {
-    if let Err(message) = init_logging() {
+    let cli = gateway::cli::Cli::parse();
+    // The configuration first: it says how to log (`log_format`, `PORA_LOG_FORMAT`).
+    let config = match gateway::Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(message) = init_logging(config.log_format) {
         eprintln!("error: {message}");
         std::process::exit(1);
     }
-    if let Err(message) = gateway::cli::run(gateway::cli::Cli::parse()).await {
+    if let Err(message) = gateway::cli::run(cli, config).await {
         eprintln!("error: {message}");
         std::process::exit(1);
     }
 }
 
 /// Logs to stderr: `PORA_LOG` (an `EnvFilter`, default `info`; an invalid one stops the start)
-/// and `PORA_LOG_FORMAT` (`text`, the default, coloured only on a terminal; or `json`, one
-/// object per line). One `pora::access` line per request at `info`.
-fn init_logging() -> Result<(), String> {
+/// in `log_format` (`text`, the default, coloured only on a terminal; or `json`, one object per
+/// line). One `pora::access` line per request at `info`.
+fn init_logging(format: gateway::config::LogFormat) -> Result<(), String> {
     use std::io::IsTerminal;
     let filter = match std::env::var("PORA_LOG") {
         Ok(text) => tracing_subscriber::EnvFilter::try_new(&text)
@@ -39,10 +48,11 @@ fn init_logging() -> Result<(), String> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match std::env::var("PORA_LOG_FORMAT").as_deref() {
-        Ok("json") => builder.json().flatten_event(true).init(),
-        Ok("text") | Err(_) => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        Ok(other) => return Err(format!("PORA_LOG_FORMAT `{other}`: expected text or json")),
+    match format {
+        gateway::config::LogFormat::Json => builder.json().flatten_event(true).init(),
+        gateway::config::LogFormat::Text => {
+            builder.with_ansi(std::io::stderr().is_terminal()).init()
+        }
     }
     Ok(())
 }

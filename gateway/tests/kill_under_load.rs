@@ -1,13 +1,14 @@
 //! SIGKILL under load: every answer a client received has its audit event. Runs the real
 //! binary as a child process (SQLite, and PostgreSQL when PORA_TEST_POSTGRES_URL is set).
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use entities::audit_event;
 use sea_orm::{ColumnTrait, ConnectionTrait, Database, EntityTrait, QueryFilter};
 use tokio::sync::Notify;
+
+mod support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pora-gateway");
 
@@ -25,19 +26,7 @@ fn start(dir: &std::path::Path, database_url: Option<&str>) -> (Child, String) {
         command.env("PORA_DATABASE_URL", url);
     }
     let mut child = command.spawn().expect("start the gateway");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("the gateway printed its URL")
-            .expect("line");
-        if let Some(url) = line.strip_prefix("PORA Gateway listening on ") {
-            break url.trim().to_owned();
-        }
-    };
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let url = support::listening_url(&mut child);
     (child, url)
 }
 

@@ -35,13 +35,29 @@ fn lines(stream: impl Read + Send + 'static) -> Receiver<String> {
     receive
 }
 
+/// Starts the gateway logging in `format`: a `PORA_LOG_FORMAT` value, or `file:F` for
+/// `log_format = "F"` in a configuration file.
 fn start(dir: &std::path::Path, format: &str) -> Gateway {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .arg("serve")
         .env("PORA_DATA_DIR", dir)
         .env("PORA_LISTEN", "127.0.0.1:0")
-        .env("PORA_LOG", "info")
-        .env("PORA_LOG_FORMAT", format)
+        .env("PORA_LOG", "info");
+    match format.strip_prefix("file:") {
+        Some(in_file) => {
+            let file = dir.join("pora.toml");
+            std::fs::write(&file, format!("log_format = \"{in_file}\"\n")).expect("config");
+            command
+                .arg("--config")
+                .arg(file)
+                .env_remove("PORA_LOG_FORMAT");
+        }
+        None => {
+            command.env("PORA_LOG_FORMAT", format);
+        }
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -94,10 +110,15 @@ fn get(gateway: &Gateway, path: &str) -> String {
 
 /// One HTTP/1.1 POST; returns the raw answer.
 fn post(gateway: &Gateway, request_id: &str, body: &str) -> String {
+    post_with(gateway, request_id, "", body)
+}
+
+/// One HTTP/1.1 POST with `headers` (each ending in `\r\n`) added.
+fn post_with(gateway: &Gateway, request_id: &str, headers: &str, body: &str) -> String {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", gateway.port)).expect("connect");
     write!(
         stream,
-        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nx-request-id: {request_id}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nx-request-id: {request_id}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         gateway.token,
         body.len()
     )
@@ -168,6 +189,43 @@ fn json_logs_have_one_access_line_per_request_with_its_id() {
         r#"{"query":"{ viewer { role } }"}"#,
     );
     assert!(!answer.contains("bad id with spaces"), "{answer}");
+}
+
+#[test]
+fn log_format_from_the_file_and_the_callers_trace_id_in_the_access_line() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let gateway = start(temp.path(), "file:json");
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let answer = post_with(
+        &gateway,
+        "traced-1",
+        &format!("traceparent: 00-{trace_id}-b7ad6b7169203331-01\r\n"),
+        r#"{"query":"{ incidents(first: 2) { nodes { id } } }"}"#,
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let seen = stderr_until(&gateway, |l| l.contains("traced-1"));
+    for line in &seen {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|_| panic!("log_format = \"json\" in the file, yet: {line}"));
+    }
+    let access: serde_json::Value = serde_json::from_str(seen.last().expect("line")).expect("json");
+    assert_eq!(access["target"], "pora::access");
+    assert_eq!(access["trace_id"], trace_id);
+    assert_eq!(access["operation_type"], "query");
+    assert_eq!(access["outcome"], "ok");
+    assert_eq!(access["rows"], 2);
+    assert_eq!(access["sql_statements"], "1");
+    // A malformed traceparent is ignored, as the W3C specification asks.
+    post_with(
+        &gateway,
+        "traced-2",
+        "traceparent: 00-not-a-trace-01\r\n",
+        r#"{"query":"{ viewer { role } }"}"#,
+    );
+    let seen = stderr_until(&gateway, |l| l.contains("traced-2"));
+    let access: serde_json::Value = serde_json::from_str(seen.last().expect("line")).expect("json");
+    assert_eq!(access["trace_id"], "");
+    assert_eq!(access["status"], 200);
 }
 
 #[test]

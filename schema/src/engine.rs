@@ -38,6 +38,21 @@ pub struct Engine {
     /// Where writes record their audit event, in their own transaction. `None`: no audit log
     /// (in-process tests of the schema alone).
     pub write_audit: Option<Arc<dyn crate::audit::WriteAudit>>,
+    /// Told of every statement this request's reads send (traces).
+    pub observer: Option<Arc<dyn StatementObserver>>,
+}
+
+/// Watches the statements of one request (the gateway's trace spans).
+pub trait StatementObserver: Send + Sync {
+    /// One statement: its text (placeholders, never values), when it started, how long it
+    /// took, whether it succeeded.
+    fn statement(
+        &self,
+        sql: &str,
+        started: std::time::SystemTime,
+        elapsed: std::time::Duration,
+        ok: bool,
+    );
 }
 
 /// A value of a select list: what it reads, under which key the row keeps it.
@@ -66,7 +81,19 @@ impl Engine {
             panic_for_subject: None,
             hold_for_subject: None,
             write_audit: None,
+            observer: None,
         })
+    }
+
+    /// The same engine, telling `observer` of each statement.
+    pub fn with_observer(self: Arc<Self>, observer: Arc<dyn StatementObserver>) -> Arc<Self> {
+        match Arc::try_unwrap(self) {
+            Ok(mut engine) => {
+                engine.observer = Some(observer);
+                Arc::new(engine)
+            }
+            Err(shared) => shared,
+        }
     }
 
     /// The same engine, recording writes through `audit`.
@@ -381,7 +408,15 @@ impl Engine {
         }
         self.count_statement();
         let backend = self.db.get_database_backend();
-        Ok(self.db.query_all_raw(sql.statement(backend)).await?)
+        let statement = sql.statement(backend);
+        let Some(observer) = &self.observer else {
+            return Ok(self.db.query_all_raw(statement).await?);
+        };
+        let text = statement.sql.clone();
+        let (at, started) = (std::time::SystemTime::now(), std::time::Instant::now());
+        let result = self.db.query_all_raw(statement).await;
+        observer.statement(&text, at, started.elapsed(), result.is_ok());
+        Ok(result?)
     }
 
     /// Loads relation `field` of `parent_type` for many parents at once.

@@ -48,6 +48,15 @@ impl ScopedSchemas {
         }
     }
 
+    /// How many narrowed schemas are cached.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The schema of `role` narrowed to `scopes` (sorted, no duplicates).
     pub fn get(&self, role: &RoleView, scopes: &[String]) -> Result<Scoped, ScopeError> {
         let key = (role.name.clone(), scopes.to_vec());

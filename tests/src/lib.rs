@@ -27,6 +27,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     /// The URL of the test's own database.
     pub database_url: String,
+    /// The separate `/metrics` server, when `metrics_listen` is configured.
+    pub metrics_base: Option<String>,
     /// Lets a request held by `fault_injection.hold_in_execution_for_subject` go on.
     pub fault_release: std::sync::Arc<tokio::sync::Notify>,
     _temp: tempfile::TempDir,
@@ -116,6 +118,9 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         .await
         .expect("application starts");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let metrics_base = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     tokio::spawn(app.run_until_stopped());
     let keys = SigningKeys::load_or_generate(&config.data_dir).expect("key");
     let roles = schema::policy::ROLES
@@ -133,6 +138,7 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         backend,
         data_dir: config.data_dir.clone(),
         database_url: url,
+        metrics_base,
         fault_release: config.fault_injection.release.clone(),
         _temp: temp,
     }

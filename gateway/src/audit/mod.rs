@@ -73,6 +73,9 @@ pub struct AuditRecord {
     pub refusals: Option<i64>,
     /// A write's event: the coordinates it set.
     pub fields_written: Vec<String>,
+    /// `query`, `mutation` or `subscription` once the document is read. Not stored (the
+    /// access log and the metrics say it).
+    pub operation_type: Option<&'static str>,
 }
 
 impl AuditRecord {
@@ -98,6 +101,7 @@ impl AuditRecord {
             address: None,
             refusals: None,
             fields_written: Vec::new(),
+            operation_type: None,
         }
     }
 
@@ -275,13 +279,23 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Starts the writer task on the current runtime.
-    pub fn start(db: DatabaseConnection) -> AuditLog {
+    /// Starts the writer task on the current runtime; it reports its commits to `metrics`.
+    pub fn start(
+        db: DatabaseConnection,
+        metrics: std::sync::Arc<crate::telemetry::Metrics>,
+    ) -> AuditLog {
         let (sender, receiver) = mpsc::channel::<Job>(16 * MAX_GROUP);
-        tokio::spawn(writer(db, receiver));
+        tokio::spawn(writer(db, receiver, metrics));
         AuditLog {
             sender: Some(sender),
         }
+    }
+
+    /// Events waiting for the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.sender
+            .as_ref()
+            .map_or(0, |s| s.max_capacity() - s.capacity())
     }
 
     /// A log that records nothing: only for measuring what auditing costs.
@@ -307,7 +321,24 @@ impl AuditLog {
     }
 }
 
-async fn writer(db: DatabaseConnection, mut receiver: mpsc::Receiver<Job>) {
+async fn writer(
+    db: DatabaseConnection,
+    mut receiver: mpsc::Receiver<Job>,
+    metrics: std::sync::Arc<crate::telemetry::Metrics>,
+) {
+    let committed = |n: usize, started: std::time::Instant| {
+        metrics
+            .histogram("pora_audit_commit_duration_seconds", &[])
+            .record(started.elapsed().as_secs_f64());
+        metrics
+            .counter("pora_audit_events_total", &[])
+            .increment(n as u64);
+    };
+    let failed = |n: usize| {
+        metrics
+            .counter("pora_audit_commit_failures_total", &[])
+            .increment(n as u64);
+    };
     while let Some(first) = receiver.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -317,8 +348,10 @@ async fn writer(db: DatabaseConnection, mut receiver: mpsc::Receiver<Job>) {
             }
         }
         let records: Vec<&AuditRecord> = group.iter().map(|(r, _)| r).collect();
+        let started = std::time::Instant::now();
         match append(&db, &records).await {
             Ok(()) => {
+                committed(group.len(), started);
                 for (_, done) in group {
                     let _ = done.send(Ok(()));
                 }
@@ -326,6 +359,7 @@ async fn writer(db: DatabaseConnection, mut receiver: mpsc::Receiver<Job>) {
             // A database that cannot be reached fails every event alike: no retries one by one.
             Err(e) if group.len() == 1 || schema::error::is_unavailable(&e) => {
                 tracing::error!(error = %e, events = group.len(), "audit log write failed");
+                failed(group.len());
                 for (_, done) in group {
                     let _ = done.send(Err(AuditError(e.to_string())));
                 }
@@ -335,10 +369,15 @@ async fn writer(db: DatabaseConnection, mut receiver: mpsc::Receiver<Job>) {
                 // each is tried alone, and only the one that fails is refused.
                 tracing::warn!(error = %e, events = records.len(), "audit group failed; appending one by one");
                 for (record, done) in group {
+                    let started = std::time::Instant::now();
                     let result = append(&db, &[&record]).await.map_err(|e| {
                         tracing::error!(error = %e, request_id = %record.request_id, "audit log write failed");
+                        failed(1);
                         AuditError(e.to_string())
                     });
+                    if result.is_ok() {
+                        committed(1, started);
+                    }
                     let _ = done.send(result);
                 }
             }

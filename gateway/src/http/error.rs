@@ -41,6 +41,8 @@ pub enum RequestError {
     Internal,
     #[error("the gateway is busy with expensive operations; try again shortly")]
     Busy,
+    #[error("the gateway is shutting down and this request did not finish in time; try again")]
+    ShuttingDown,
 }
 
 fn retry_seconds(e: &super::rate_limit::Exceeded) -> u64 {
@@ -64,6 +66,7 @@ impl RequestError {
             RequestError::RateLimited(_) => "RATE_LIMITED",
             RequestError::Internal => "INTERNAL_ERROR",
             RequestError::Busy => "SERVICE_UNAVAILABLE",
+            RequestError::ShuttingDown => "SHUTTING_DOWN",
         }
     }
 
@@ -84,7 +87,7 @@ impl RequestError {
             | RequestError::ResponseTooLarge { .. } => StatusCode::BAD_REQUEST,
             RequestError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             RequestError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            RequestError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            RequestError::Busy | RequestError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -140,6 +143,11 @@ impl RequestError {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
             }
             RequestError::Busy => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            RequestError::ShuttingDown => {
+                // Another replica (or this one, restarted) takes the retry.
+                response.force_close();
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
             RequestError::RateLimited(e) => {

@@ -65,14 +65,22 @@ pub fn cors(origins: &[String]) -> actix_cors::Cors {
     cors
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// The API's routes; `/metrics` too unless it has its own address (`metrics_listen`).
+pub fn configure(cfg: &mut web::ServiceConfig, with_metrics: bool) {
     cfg.route("/graphql", web::post().to(graphql_post))
         .route("/graphql", web::get().to(graphql_get))
         .route("/healthz", web::get().to(ready))
         .route("/readyz", web::get().to(ready))
         .route("/livez", web::get().to(live))
-        .route("/.well-known/jwks.json", web::get().to(jwks))
-        .route("/metrics", web::get().to(metrics));
+        .route("/.well-known/jwks.json", web::get().to(jwks));
+    if with_metrics {
+        configure_metrics(cfg);
+    }
+}
+
+/// `/metrics` (Prometheus text format).
+pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(metrics));
 }
 
 /// The process is up and serving; the database is not asked.
@@ -80,9 +88,9 @@ async fn live() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// Ready to answer: the database is reachable and the audit log can be written (a write
-/// transaction on `audit_events` that changes nothing), within `db_acquire_timeout`, whatever
-/// the database does.
+/// Ready to answer: the signing key is loaded, the database is reachable and the audit log can
+/// be written (a write transaction on `audit_events` that changes nothing), within
+/// `db_acquire_timeout`, whatever the database does.
 /// A healthy answer is reused for this long, so probes (unauthenticated, possibly many) do
 /// not take the audit log's write lock on every call.
 const READY_FOR: std::time::Duration = std::time::Duration::from_secs(1);
@@ -98,6 +106,12 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     } else {
         let deadline = state.config.db_acquire_timeout() + std::time::Duration::from_millis(500);
         let check = async {
+            // Tokens can be verified: the current signing key is loaded (a rotation by another
+            // process is picked up first).
+            state.auth.reload();
+            let keys = state.auth.keys();
+            keys.decoding_key(Some(keys.kid()))
+                .ok_or("signing key not loaded")?;
             state.db.ping().await.map_err(|_| "database unavailable")?;
             crate::audit::probe_writable(&state.db)
                 .await
@@ -128,17 +142,49 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
         .body(state.auth.keys().jwks().to_string())
 }
 
+/// The metrics, with the gauges of states read now (pool, audit queue, caches, permits).
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let m = &state.metrics;
     let heavy = state
         .config
         .heavy_in_flight()
         .saturating_sub(state.heavy.available_permits());
+    m.gauge("pora_heavy_in_flight", &[]).set(heavy as f64);
+    m.gauge("pora_audit_queue_depth", &[])
+        .set(state.audit.queue_depth() as f64);
+    m.gauge("pora_scoped_schemas", &[])
+        .set(state.scoped.len() as f64);
+    let (size, idle) = pool_counts(&state.db);
+    m.gauge("pora_db_pool_connections", &[("state", "idle")])
+        .set(f64::from(idle));
+    m.gauge("pora_db_pool_connections", &[("state", "in_use")])
+        .set(f64::from(size.saturating_sub(idle)));
+    m.gauge("pora_db_pool_max_connections", &[])
+        .set(f64::from(state.config.max_connections));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(format!(
-            "{}# HELP pora_heavy_in_flight Heavy operations executing now.\n# TYPE pora_heavy_in_flight gauge\npora_heavy_in_flight {heavy}\n",
-            state.metrics.render()
-        ))
+        .body(m.render())
+}
+
+/// Open and idle connections of the database pool.
+fn pool_counts(db: &sea_orm::DatabaseConnection) -> (u32, u32) {
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (
+                pool.size(),
+                u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            )
+        }
+        sea_orm::DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (
+                pool.size(),
+                u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            )
+        }
+        _ => (0, 0),
+    }
 }
 
 /// The request's id: the caller's `x-request-id` when it is a sane one (1 to 128 printable
@@ -157,9 +203,8 @@ fn client_address(req: &HttpRequest) -> Option<String> {
     req.peer_addr().map(|a| rate_limit::address_key(a.ip()))
 }
 
-/// One GraphQL request: authenticate, check the token and the caller's rate limit, read the
-/// parameters (only then, so an unauthenticated caller's body is never read), execute, audit,
-/// answer.
+/// One GraphQL request, answered within the shutdown deadline: `answer` does the work; the
+/// access line, the metrics and the request's span are written here whatever happened.
 async fn handle(
     req: &HttpRequest,
     state: &AppState,
@@ -168,34 +213,44 @@ async fn handle(
 ) -> HttpResponse {
     let id = request_id(req);
     let started = Instant::now();
+    let trace = state
+        .tracing
+        .request(req.headers(), req.method().as_str(), req.path());
+    let _in_flight = state.metrics.enter();
     let mut audit = AuditRecord::new(&id);
     let mut allowance = None;
-    let result: Result<HttpResponse, RequestError> = async {
-        let session = state.auth.authenticate(auth_header(req)).await?;
-        audit.session(&session);
-        // The router first: a refusal of the agency's token still records who forwarded it.
-        audit.via = router_of(req, state).await?;
-        state
-            .tokens
-            .check(&session.token_id, &session.agency, session.issued_at)
-            .await?;
-        allowance = state
-            .rate_limits
-            .request(&session.role, &session.caller_key())
-            .map_err(RequestError::RateLimited)?;
-        let params = params.await?;
-        execute(req, state, session, params, is_get, &id, &mut audit).await
-    }
-    .await;
-    let result = match result {
-        Err(e) if e.is_counted_refusal() && matches!(e, RequestError::Auth(_)) => {
-            Err(refusals_per_address(req, state, e).await)
+    let mut deadline = state.shutdown.subscribe();
+    let answered = {
+        let work = answer(
+            req,
+            state,
+            is_get,
+            params,
+            &id,
+            started,
+            &trace,
+            &mut audit,
+            &mut allowance,
+        );
+        tokio::select! {
+            response = work => Some(response),
+            () = async {
+                // A closed channel (never while serving) is no deadline.
+                if deadline.wait_for(|passed| *passed).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            } => None,
         }
-        other => other,
     };
-    let access = AccessLine::of(req, &audit);
-    let mut response = finish(state, audit, started, result, &id, client_address(req)).await;
-    access.log(&id, &response, started);
+    let cut_off = answered.is_none();
+    let mut response = answered.unwrap_or_else(|| {
+        state
+            .metrics
+            .counter("pora_shutdown_cut_off_total", &[])
+            .increment(1);
+        tracing::warn!(request_id = %id, "request cut off: shutdown_timeout passed");
+        RequestError::ShuttingDown.response(&id)
+    });
     if let Some(a) = allowance
         && response.status().is_success()
     {
@@ -210,7 +265,109 @@ async fn handle(
             }
         }
     }
+    let status = response.status().as_u16();
+    let outcome = if cut_off {
+        "cut_off"
+    } else {
+        match status {
+            200..=299 => audit.outcome.as_str(),
+            401 | 403 => "denied",
+            429 => "rate_limited",
+            400..=499 => "rejected",
+            _ => "error",
+        }
+    };
+    let sql_statements = response
+        .headers()
+        .get("x-sql-statements")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let role = audit.role.as_deref().unwrap_or("none");
+    let operation_type = audit.operation_type.unwrap_or("none");
+    state.metrics.request(&crate::telemetry::metrics::Answered {
+        role,
+        operation_type,
+        outcome,
+        status,
+        duration: started.elapsed(),
+        sql_statements,
+    });
+    trace.finish(
+        status,
+        vec![
+            opentelemetry::KeyValue::new("pora.request_id", id.clone()),
+            opentelemetry::KeyValue::new("pora.role", role.to_owned()),
+            opentelemetry::KeyValue::new("pora.agency", audit.agency.clone().unwrap_or_default()),
+            opentelemetry::KeyValue::new("graphql.operation.type", operation_type),
+            opentelemetry::KeyValue::new(
+                "graphql.operation.name",
+                audit
+                    .operation_name
+                    .as_deref()
+                    .map(crate::audit::storable)
+                    .unwrap_or_default(),
+            ),
+            opentelemetry::KeyValue::new("pora.outcome", outcome),
+        ],
+    );
+    AccessLine::of(req, &audit).log(&id, &response, started, outcome, &trace.trace_id, &audit);
     response
+}
+
+/// Authenticates, checks the token and the caller's rate limit, reads the parameters (only
+/// then, so an unauthenticated caller's body is never read), executes, audits.
+#[allow(clippy::too_many_arguments)]
+async fn answer(
+    req: &HttpRequest,
+    state: &AppState,
+    is_get: bool,
+    params: impl std::future::Future<Output = Result<GraphqlParams, RequestError>>,
+    id: &str,
+    started: Instant,
+    trace: &crate::telemetry::RequestTrace,
+    audit: &mut AuditRecord,
+    allowance: &mut Option<rate_limit::Allowance>,
+) -> HttpResponse {
+    let result: Result<HttpResponse, RequestError> = async {
+        let checking = std::time::SystemTime::now();
+        let checked = async {
+            let session = state.auth.authenticate(auth_header(req)).await?;
+            audit.session(&session);
+            // The router first: a refusal of the agency's token still records who forwarded it.
+            audit.via = router_of(req, state).await?;
+            state
+                .tokens
+                .check(&session.token_id, &session.agency, session.issued_at)
+                .await?;
+            Ok::<_, RequestError>(session)
+        }
+        .await;
+        trace.step("token check", checking, Vec::new());
+        let session = checked?;
+        *allowance = state
+            .rate_limits
+            .request(&session.role, &session.caller_key())
+            .map_err(RequestError::RateLimited)?;
+        let params = params.await?;
+        execute(req, state, session, params, is_get, id, audit, trace).await
+    }
+    .await;
+    let result = match result {
+        Err(e) if e.is_counted_refusal() && matches!(e, RequestError::Auth(_)) => {
+            Err(refusals_per_address(req, state, e).await)
+        }
+        other => other,
+    };
+    finish(
+        state,
+        audit,
+        started,
+        result,
+        id,
+        client_address(req),
+        trace,
+    )
+    .await
 }
 
 /// What the access log says of a request (`pora::access`, one line per request): who and what,
@@ -238,7 +395,15 @@ impl AccessLine {
         }
     }
 
-    fn log(self, id: &str, response: &HttpResponse, started: Instant) {
+    fn log(
+        self,
+        id: &str,
+        response: &HttpResponse,
+        started: Instant,
+        outcome: &str,
+        trace_id: &str,
+        audit: &AuditRecord,
+    ) {
         let header = |name: &str| {
             response
                 .headers()
@@ -253,6 +418,10 @@ impl AccessLine {
             method = %self.method,
             path = %self.path,
             status = response.status().as_u16(),
+            outcome,
+            trace_id,
+            operation_type = audit.operation_type.unwrap_or(""),
+            rows = audit.row_count,
             role = self.role.as_deref().unwrap_or(""),
             agency = self.agency.as_deref().unwrap_or(""),
             token_id = self.token_id.as_deref().unwrap_or(""),
@@ -392,17 +561,29 @@ async fn get_params(mut query: HashMap<String, String>) -> Result<GraphqlParams,
 /// event instead (`audit::refusals`).
 async fn finish(
     state: &AppState,
-    mut audit: AuditRecord,
+    audit: &mut AuditRecord,
     started: Instant,
     result: Result<HttpResponse, RequestError>,
     id: &str,
     address: Option<String>,
+    trace: &crate::telemetry::RequestTrace,
 ) -> HttpResponse {
+    match &result {
+        Err(RequestError::Auth(e)) => state
+            .metrics
+            .counter("pora_token_refusals_total", &[("code", e.code())])
+            .increment(1),
+        Err(RequestError::RateLimited(e)) => state
+            .metrics
+            .counter("pora_rate_limited_total", &[("limit", e.what)])
+            .increment(1),
+        _ => {}
+    }
     let response = match result {
         Ok(response) => response,
         Err(e) if e.is_counted_refusal() => {
             state.metrics.refused(e.code());
-            let mut who = crate::audit::refusals::Refused::from(&audit);
+            let mut who = crate::audit::refusals::Refused::from(&*audit);
             who.address = address;
             state.refusals.note(e.code(), who, id);
             return e.response(id);
@@ -416,7 +597,10 @@ async fn finish(
         }
     };
     audit.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    match state.audit.record(audit).await {
+    let committing = std::time::SystemTime::now();
+    let committed = state.audit.record(audit.clone()).await;
+    trace.step("audit commit", committing, Vec::new());
+    match committed {
         Ok(()) => response,
         Err(e) => {
             tracing::error!(request_id = id, error = %e, "answer withheld: no audit record");
@@ -567,6 +751,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("(no message)")
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     req: &HttpRequest,
     state: &AppState,
@@ -575,29 +760,14 @@ async fn execute(
     is_get: bool,
     id: &str,
     audit: &mut AuditRecord,
+    trace: &crate::telemetry::RequestTrace,
 ) -> Result<HttpResponse, RequestError> {
     audit.operation_name = params.operation_name.clone();
     audit.query_hash = Some(document_hash(&params.query));
-    check_input(&params, state.config.max_input_depth)?;
-    let document = async_graphql::parser::parse_query(&params.query)
-        .map_err(|e| RequestError::Parse(e.to_string()))?;
-    let operation = schema::limits::select_operation(&document, params.operation_name.as_deref())?;
-    if is_get && operation.ty != OperationType::Query {
-        return Err(RequestError::MutationOverGet);
-    }
-    let (schema, role, base) = schema_for(state, &session)?;
-    let variables = params
-        .variables
-        .map(async_graphql::Variables::from_json)
-        .unwrap_or_default();
-    // Cost is known before any SQL runs.
-    let analysis = schema::limits::analyse(
-        schema.registry(),
-        &document,
-        params.operation_name.as_deref(),
-        &variables,
-        &state.config.limits(&session.role),
-    )?;
+    let validating = std::time::SystemTime::now();
+    let validated = validate(state, &session, &params, is_get, audit);
+    trace.step("parse and validate", validating, Vec::new());
+    let (document, schema, role, base, variables, analysis) = validated?;
     state
         .rate_limits
         .cost(&session.role, &session.caller_key(), analysis.cost)
@@ -625,6 +795,10 @@ async fn execute(
             .clone()
             .map(|s| (s, faults.release.clone())),
     );
+    let step = trace.open("execute");
+    if let Some(spans) = crate::telemetry::trace::StatementSpans::under(&step) {
+        engine = engine.with_observer(Arc::new(spans));
+    }
     if state.config.audit_log {
         // A write's event commits in the write's transaction (who: this request's record).
         engine = engine.with_write_audit(Arc::new(crate::audit::TransactionalAudit {
@@ -664,6 +838,7 @@ async fn execute(
             return Err(RequestError::Internal);
         }
     };
+    step.end();
     state.metrics.graphql_request();
     // Concurrent resolution answers in completion order: put the selection set's order back.
     schema::order::reorder(
@@ -763,6 +938,12 @@ async fn execute(
     } else {
         StatusCode::OK
     };
+    if retry_after.is_some() {
+        state
+            .metrics
+            .counter("pora_rate_limited_total", &[("limit", "verifyDocument")])
+            .increment(1);
+    }
     let mut builder = HttpResponse::build(status);
     if unavailable {
         builder.insert_header((header::RETRY_AFTER, "5"));
@@ -788,6 +969,54 @@ async fn execute(
         .body(body))
 }
 
+/// What execution needs of a request that passed every check before it.
+type Validated = (
+    async_graphql::parser::types::ExecutableDocument,
+    async_graphql::dynamic::Schema,
+    Arc<schema::RoleView>,
+    Arc<schema::RoleView>,
+    async_graphql::Variables,
+    schema::limits::Analysis,
+);
+
+/// Reads and checks a request before anything runs: input, parse, operation, method, schema,
+/// cost.
+fn validate(
+    state: &AppState,
+    session: &schema::Session,
+    params: &GraphqlParams,
+    is_get: bool,
+    audit: &mut AuditRecord,
+) -> Result<Validated, RequestError> {
+    check_input(params, state.config.max_input_depth)?;
+    let document = async_graphql::parser::parse_query(&params.query)
+        .map_err(|e| RequestError::Parse(e.to_string()))?;
+    let operation = schema::limits::select_operation(&document, params.operation_name.as_deref())?;
+    audit.operation_type = Some(match operation.ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    });
+    if is_get && operation.ty != OperationType::Query {
+        return Err(RequestError::MutationOverGet);
+    }
+    let (schema, role, base) = schema_for(state, session)?;
+    let variables = params
+        .variables
+        .clone()
+        .map(async_graphql::Variables::from_json)
+        .unwrap_or_default();
+    // Cost is known before any SQL runs.
+    let analysis = schema::limits::analyse(
+        schema.registry(),
+        &document,
+        params.operation_name.as_deref(),
+        &variables,
+        &state.config.limits(&session.role),
+    )?;
+    Ok((document, schema, role, base, variables, analysis))
+}
+
 /// Codes that refuse an operation outright: with no data, the answer is 403.
 const REFUSALS: &[&str] = &[
     "FORBIDDEN",
@@ -795,60 +1024,3 @@ const REFUSALS: &[&str] = &[
     "TOKEN_ROLE_UNKNOWN",
     "TOKEN_SCOPE_NOT_IN_ROLE",
 ];
-
-/// Counters exposed on `/metrics`.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub sql_statements: std::sync::atomic::AtomicU64,
-    pub graphql_requests: std::sync::atomic::AtomicU64,
-    pub scoped_schemas_built: std::sync::atomic::AtomicU64,
-    /// Requests refused before execution, by code.
-    pub refused: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
-}
-
-impl Metrics {
-    pub fn graphql_request(&self) {
-        self.graphql_requests
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    pub fn scoped_schema_built(&self) {
-        self.scoped_schemas_built
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    pub fn refused(&self, code: &'static str) {
-        *self
-            .refused
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(code)
-            .or_default() += 1;
-    }
-
-    pub fn render(&self) -> String {
-        use std::sync::atomic::Ordering::Relaxed;
-        let mut refused = String::from(
-            "# HELP pora_refused_requests_total Requests refused before execution, by code.\n# TYPE pora_refused_requests_total counter\n",
-        );
-        for (code, n) in self
-            .refused
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            refused.push_str(&format!(
-                "pora_refused_requests_total{{code=\"{code}\"}} {n}\n"
-            ));
-        }
-        refused
-            + &format!(
-                "# HELP pora_sql_statements_total SQL statements sent to the database.\n# TYPE pora_sql_statements_total counter\npora_sql_statements_total {}\n# HELP pora_graphql_requests_total GraphQL requests executed.\n# TYPE pora_graphql_requests_total counter\npora_graphql_requests_total {}\n# HELP pora_scoped_schemas_built_total Schemas built for distinct token scope sets.\n# TYPE pora_scoped_schemas_built_total counter\npora_scoped_schemas_built_total {}\n",
-                self.sql_statements.load(Relaxed),
-                self.graphql_requests.load(Relaxed),
-                self.scoped_schemas_built.load(Relaxed)
-            )
-    }
-}
-
-pub type SharedMetrics = Arc<Metrics>;
