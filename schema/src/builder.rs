@@ -13,15 +13,12 @@ use async_graphql::dynamic::{
     Enum, EnumItem, Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, Scalar,
     Schema, SchemaError, TypeRef,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::catalogue::{CATALOGUE, FieldKind, Kind};
+use crate::cursor;
 use crate::engine::{Engine, RelationKey, RelationLoader, relation_key};
 use crate::error::QueryError;
-use crate::filter::{
-    filter_input, order_sql, screaming, type_filter_input, type_order_inputs, where_sql,
-};
+use crate::filter::{filter_input, screaming, type_filter_input, type_order_inputs, where_sql};
 use crate::policy::{Access, RoleView, StatisticsView, TypeView};
 use crate::row::{Cell, Row, read_cell, to_graphql};
 use crate::sql::Sql;
@@ -146,9 +143,13 @@ impl RateLimiter {
 struct Connection {
     type_name: &'static str,
     rows: Vec<Row>,
-    offset: usize,
     has_next: bool,
+    has_previous: bool,
+    /// The filter (no position): what `totalCount` counts.
     condition: Sql,
+    /// What the rows' cursors are bound to, and the order they hold keys of.
+    binding: String,
+    terms: Arc<Vec<cursor::OrderTerm>>,
 }
 
 struct Edge {
@@ -177,25 +178,6 @@ struct Verification {
     valid: bool,
     document_type: Option<String>,
     expiry: Cell,
-}
-
-fn encode_cursor(index: usize) -> String {
-    URL_SAFE_NO_PAD.encode(format!("offset:{index}"))
-}
-
-/// The offset a cursor names. Offsets are bounded (u32) so no arithmetic on them can overflow,
-/// whatever a caller forges.
-fn decode_cursor(cursor: &str) -> Option<usize> {
-    if cursor.len() > 64 {
-        return None;
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    let offset: u32 = String::from_utf8(bytes)
-        .ok()?
-        .strip_prefix("offset:")?
-        .parse()
-        .ok()?;
-    usize::try_from(offset).ok()
 }
 
 pub(crate) fn engine(ctx: &ResolverContext<'_>) -> async_graphql::Result<Arc<Engine>> {
@@ -375,6 +357,53 @@ fn page_size(ctx: &ResolverContext<'_>, default: u32, max: u32) -> Result<u32, Q
     }
 }
 
+/// Which page of a list: `first` rows after a cursor, or `last` rows before one.
+struct Page {
+    size: u32,
+    /// The cursor to start from (`after`, or `before` when backward).
+    position: Option<String>,
+    backward: bool,
+}
+
+impl Page {
+    fn of(ctx: &ResolverContext<'_>, default: u32, max: u32) -> Result<Page, QueryError> {
+        let arg = |name: &str| ctx.args.get(name).filter(|v| !v.is_null());
+        let cursor = |name: &str| -> Result<Option<String>, QueryError> {
+            arg(name)
+                .map(|v| {
+                    v.string()
+                        .map(str::to_owned)
+                        .map_err(|_| QueryError::BadInput(format!("`{name}` must be a cursor")))
+                })
+                .transpose()
+        };
+        let (after, before) = (cursor("after")?, cursor("before")?);
+        let backward = arg("last").is_some() || before.is_some();
+        if backward && (arg("first").is_some() || after.is_some()) {
+            return Err(QueryError::BadInput(
+                "page forward with `first`/`after` or backward with `last`/`before`, not both"
+                    .into(),
+            ));
+        }
+        let size = match arg(if backward { "last" } else { "first" }) {
+            Some(v) => v
+                .i64()
+                .ok()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n <= max)
+                .ok_or_else(|| {
+                    QueryError::BadInput(format!("a page size must be between 0 and {max}"))
+                })?,
+            None => default,
+        };
+        Ok(Page {
+            size,
+            position: if backward { before } else { after },
+            backward,
+        })
+    }
+}
+
 fn list_field(view: &TypeView, options: &SchemaOptions) -> Field {
     let type_name = view.def.name;
     let default_page = options.default_page_size;
@@ -389,51 +418,47 @@ fn list_field(view: &TypeView, options: &SchemaOptions) -> Field {
                     let view = engine.view(type_name)?;
                     // An explicit null (an omitted variable) means "not given".
                     let arg = |name: &str| ctx.args.get(name).filter(|v| !v.is_null());
-                    let first = i64::from(page_size(&ctx, default_page, max_page)?);
-                    let offset = match arg("after") {
-                        Some(v) => {
-                            let cursor = v.string().map_err(|_| {
-                                QueryError::BadInput("`after` must be a cursor".into())
-                            })?;
-                            decode_cursor(cursor)
-                                .ok_or_else(|| {
-                                    QueryError::BadInput(
-                                        "`after` is not a cursor of this list".into(),
-                                    )
-                                })?
-                                .checked_add(1)
-                                .ok_or_else(|| {
-                                    QueryError::BadInput(
-                                        "`after` is not a cursor of this list".into(),
-                                    )
-                                })?
-                        }
-                        None => 0,
-                    };
-                    let condition = match arg("where") {
-                        Some(v) => where_sql(view, v.as_value(), &engine.conditions())?,
+                    let page = Page::of(&ctx, default_page, max_page)?;
+                    let filter = arg("where").map(|v| v.as_value().clone());
+                    let condition = match &filter {
+                        Some(v) => where_sql(view, v, &engine.conditions())?,
                         None => Sql::new("1=1"),
                     };
-                    let order = order_sql(view, arg("orderBy").map(|v| v.as_value()))?;
-                    let mut tail = Sql::new(order);
-                    tail.push(" LIMIT ")
-                        .bind(first + 1)
-                        .push(" OFFSET ")
-                        .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+                    let terms = cursor::order_terms(view, arg("orderBy").map(|v| v.as_value()))?;
+                    let binding = cursor::binding(type_name, filter.as_ref(), &terms);
+                    let mut seeking = condition.clone();
+                    if let Some(position) = &page.position {
+                        let keys = cursor::decode(position, &binding, &terms)?;
+                        seeking = Sql::and(vec![
+                            condition.clone(),
+                            cursor::seek(&terms, &keys, page.backward)?,
+                        ]);
+                    }
+                    let mut tail = Sql::new(cursor::order_clause(&terms, page.backward));
+                    tail.push(" LIMIT ").bind(i64::from(page.size) + 1);
                     let mut rows: Vec<Row> = engine
-                        .fetch(type_name, None, None, condition.clone(), tail)
+                        .fetch(type_name, None, None, seeking, tail)
                         .await?
                         .into_iter()
                         .map(|(_, r)| r)
                         .collect();
-                    let has_next = rows.len() as i64 > first;
-                    rows.truncate(first as usize);
+                    let more = rows.len() > page.size as usize;
+                    rows.truncate(page.size as usize);
+                    let given = page.position.is_some();
+                    let (has_next, has_previous) = if page.backward {
+                        rows.reverse();
+                        (given, more)
+                    } else {
+                        (more, given)
+                    };
                     Ok(Connection {
                         type_name,
                         rows,
-                        offset,
                         has_next,
+                        has_previous,
                         condition,
+                        binding,
+                        terms: Arc::new(terms),
                     })
                 }
                 .await;
@@ -449,8 +474,19 @@ fn list_field(view: &TypeView, options: &SchemaOptions) -> Field {
         )),
     )
     .argument(
-        InputValue::new("after", TypeRef::named(TypeRef::STRING))
-            .description("Cursor of the last row of the previous page."),
+        InputValue::new("after", TypeRef::named(TypeRef::STRING)).description(
+            "Rows after this cursor (an `endCursor` of the same list, filter and order).",
+        ),
+    )
+    .argument(
+        InputValue::new("last", TypeRef::named(TypeRef::INT)).description(format!(
+            "Page size counted from the end, with `before` (at most {max_page})."
+        )),
+    )
+    .argument(
+        InputValue::new("before", TypeRef::named(TypeRef::STRING)).description(
+            "Rows before this cursor (a `startCursor` of the same list, filter and order).",
+        ),
     )
     .argument(InputValue::new(
         "where",
@@ -503,14 +539,12 @@ fn connection_types(type_name: &'static str) -> (Object, Object) {
             |ctx| {
                 FieldFuture::new(async move {
                     let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
-                    Ok(Some(FieldValue::list(c.rows.iter().enumerate().map(
-                        |(i, row)| {
-                            FieldValue::owned_any(Edge {
-                                cursor: encode_cursor(c.offset + i),
-                                row: row.clone(),
-                            })
-                        },
-                    ))))
+                    Ok(Some(FieldValue::list(c.rows.iter().map(|row| {
+                        FieldValue::owned_any(Edge {
+                            cursor: cursor::encode(&c.binding, &c.terms, row),
+                            row: row.clone(),
+                        })
+                    }))))
                 })
             },
         ))
@@ -520,12 +554,12 @@ fn connection_types(type_name: &'static str) -> (Object, Object) {
             |ctx| {
                 FieldFuture::new(async move {
                     let c = ctx.parent_value.try_downcast_ref::<Connection>()?;
-                    let last = c.rows.len().checked_sub(1);
+                    let at = |row: &Row| cursor::encode(&c.binding, &c.terms, row);
                     Ok(Some(FieldValue::owned_any(PageInfo {
                         has_next: c.has_next,
-                        has_previous: c.offset > 0,
-                        start: (!c.rows.is_empty()).then(|| encode_cursor(c.offset)),
-                        end: last.map(|l| encode_cursor(c.offset + l)),
+                        has_previous: c.has_previous,
+                        start: c.rows.first().map(at),
+                        end: c.rows.last().map(at),
                     })))
                 })
             },

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod builder;
 pub mod catalogue;
+pub mod cursor;
 pub mod engine;
 pub mod error;
 pub mod federation;

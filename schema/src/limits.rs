@@ -509,9 +509,11 @@ impl<'a> Walker<'a> {
                 self.limits.max_nested_page_size,
             )
         };
+        // A page's rows: `first`, or `last` when paging backward.
         let first = meta.args.contains_key("first").then(|| {
-            self.argument(field, "first")
-                .and_then(|v| match v {
+            ["first", "last"]
+                .into_iter()
+                .find_map(|name| match self.argument(field, name)? {
                     Value::Number(n) => n.as_u64(),
                     _ => None,
                 })

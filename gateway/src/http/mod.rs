@@ -5,6 +5,7 @@
 
 pub mod counters;
 pub mod error;
+pub mod ide;
 pub mod rate_limit;
 
 use std::collections::HashMap;
@@ -72,7 +73,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, with_metrics: bool) {
         .route("/healthz", web::get().to(ready))
         .route("/readyz", web::get().to(ready))
         .route("/livez", web::get().to(live))
-        .route("/.well-known/jwks.json", web::get().to(jwks));
+        .route("/.well-known/jwks.json", web::get().to(jwks))
+        .route("/", web::get().to(ide::page))
+        .service(
+            web::scope("/graphiql")
+                .wrap(actix_web::middleware::Compress::default())
+                .route("/{name}", web::get().to(ide::asset)),
+        );
     if with_metrics {
         configure_metrics(cfg);
     }
@@ -498,6 +505,10 @@ async fn graphql_get(
     query: web::Query<HashMap<String, String>>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    // A browser opening the endpoint gets the IDE; a GET with a query runs it.
+    if ide::wanted(&req, query.contains_key("query")) {
+        return ide::page().await;
+    }
     handle(&req, &state, true, get_params(query.into_inner())).await
 }
 
