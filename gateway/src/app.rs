@@ -375,6 +375,17 @@ pub fn router_sdl(
         .map_err(|e| StartError::Schema("composed (router)".to_owned(), e))
 }
 
+/// A role's schema as SDL, as `schema print --role R` prints it: what its introspection says,
+/// scalars with their `@specifiedBy`; `federation` adds the subgraph's directives.
+pub fn role_sdl(schema: &async_graphql::dynamic::Schema, federation: bool) -> String {
+    let options = async_graphql::SDLExportOptions::new().include_specified_by();
+    schema.sdl_with_options(if federation {
+        options.federation()
+    } else {
+        options
+    })
+}
+
 /// Every role's schema, as the policy defines it.
 pub fn build_schemas(
     policy: &Policy,

@@ -291,14 +291,7 @@ pub async fn run(cli: Cli, mut config: Config) -> Result<(), String> {
                     policy.roles.keys().cloned().collect::<Vec<_>>().join(", ")
                 )
             })?;
-            if federation {
-                print!(
-                    "{}",
-                    built.sdl_with_options(async_graphql::SDLExportOptions::new().federation())
-                );
-            } else {
-                print!("{}", built.sdl());
-            }
+            print!("{}", crate::app::role_sdl(built, federation));
             Ok(())
         }
         Command::Token {

@@ -271,9 +271,11 @@ fn object_field(view: &TypeView, index: usize, options: &SchemaOptions) -> Field
             row_getter(def.name, value_type(kind, true), view, move |row| to_graphql(row.get(&key), kind))
                 .description("Only for persons with an accepted, unexpired referral to your agency; null otherwise.")
         }
-        (FieldKind::Mask { kind, compute, .. }, _) => {
+        (FieldKind::Mask { kind, .. }, _) => {
+            // Computed by the database (`catalogue::MaskSql`): the row holds only the mask.
+            let name = def.name;
             row_getter(def.name, value_type(kind, true), view, move |row| {
-                to_graphql(&compute(row), kind)
+                to_graphql(row.get(name), kind)
             })
         }
         (FieldKind::Expression { kind, .. }, _) => {

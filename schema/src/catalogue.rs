@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use chrono::{Datelike, NaiveDate};
 use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, Iterable};
 
-use crate::row::{Cell, Row};
+use crate::sql::Sql;
 
 /// How a value looks in GraphQL and how it is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,8 +74,17 @@ pub enum Join {
     },
 }
 
-/// A value computed in Rust from columns of the row (masks: a coarser view of a field).
-pub type MaskFn = fn(&Row) -> Cell;
+/// A mask (a coarser view of a field) as an SQL expression over its source columns, so the
+/// raw value never leaves the database for a role that reads only the mask.
+pub type MaskSql = fn(&MaskContext<'_>) -> Sql;
+
+/// What a mask's expression is written for: the row's alias, the day ages are counted on, the
+/// database.
+pub struct MaskContext<'a> {
+    pub alias: &'a str,
+    pub today: NaiveDate,
+    pub backend: sea_orm::DbBackend,
+}
 
 #[derive(Clone, Copy, Debug)]
 pub enum FieldKind {
@@ -85,9 +94,10 @@ pub enum FieldKind {
         nullable: bool,
     },
     Mask {
+        /// The columns it reads (checked against the entities).
         sources: &'static [&'static str],
         kind: Kind,
-        compute: MaskFn,
+        sql: MaskSql,
     },
     /// A correlated SQL expression over the row (`{t}` stands for the row's alias).
     Expression { sql: &'static str, kind: Kind },
@@ -306,16 +316,12 @@ const fn mask(
     name: &'static str,
     sources: &'static [&'static str],
     kind: Kind,
-    compute: MaskFn,
+    sql: MaskSql,
     description: &'static str,
 ) -> FieldDef {
     FieldDef {
         name,
-        kind: FieldKind::Mask {
-            sources,
-            kind,
-            compute,
-        },
+        kind: FieldKind::Mask { sources, kind, sql },
         description,
     }
 }
@@ -359,66 +365,86 @@ pub const AGE_BANDS: &[&str] = &[
     "AGE_60_PLUS",
 ];
 
-fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
+/// The day `years` years before `today`: a person is younger than `years` on `today` exactly
+/// when born after it.
+pub fn years_before(today: NaiveDate, years: u32) -> NaiveDate {
+    today - chrono::Months::new(years * 12)
 }
 
-fn initials(row: &Row) -> Cell {
-    match row.get("full_name") {
-        Cell::Str(name) => Cell::Str(
-            name.split_whitespace()
-                .filter_map(|w| w.chars().next())
-                .map(|c| format!("{}.", c.to_uppercase()))
-                .collect::<Vec<_>>()
-                .join(" "),
+/// The first character of each space-separated word, ASCII letters upper-cased, each followed
+/// by a dot, joined by spaces ("Muhammad ali" → "M. A."); empty for an empty name.
+fn initials(c: &MaskContext<'_>) -> Sql {
+    let name = format!("{}.full_name", c.alias);
+    Sql::new(match c.backend {
+        sea_orm::DbBackend::Postgres => format!(
+            "CASE WHEN {name} IS NULL THEN NULL ELSE COALESCE((SELECT string_agg(translate(left(w, 1), 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ') || '.', ' ' ORDER BY n) FROM regexp_split_to_table(btrim({name}, ' '), ' +') WITH ORDINALITY AS words(w, n) WHERE w <> ''), '') END"
         ),
-        _ => Cell::Null,
-    }
-}
-
-fn birth_year(row: &Row) -> Cell {
-    match row.get("date_of_birth") {
-        Cell::Date(d) => Cell::Int(i64::from(d.year())),
-        _ => Cell::Null,
-    }
-}
-
-fn age_band_mask(row: &Row) -> Cell {
-    match row.get("date_of_birth") {
-        Cell::Date(d) => Cell::Str(age_band(age_on(*d, today())).to_owned()),
-        _ => Cell::Null,
-    }
-}
-
-fn is_child(row: &Row) -> Cell {
-    match row.get("date_of_birth") {
-        Cell::Date(d) => Cell::Bool(age_on(*d, today()) < CHILD_AGE),
-        _ => Cell::Null,
-    }
-}
-
-fn has_specific_needs(row: &Row) -> Cell {
-    match row.get("specific_needs") {
-        Cell::Str(json) => Cell::Bool(
-            serde_json::from_str::<Vec<String>>(json)
-                .map(|v| !v.is_empty())
-                .unwrap_or(false),
+        // SQLite's upper() changes ASCII letters only, as translate() above.
+        _ => format!(
+            "(WITH RECURSIVE words(rest, done) AS (SELECT CASE WHEN trim({name}, ' ') = '' THEN '' ELSE trim({name}, ' ') || ' ' END, '' UNION ALL SELECT ltrim(substr(rest, instr(rest, ' ') + 1), ' '), done || CASE WHEN done = '' THEN '' ELSE ' ' END || upper(substr(rest, 1, 1)) || '.' FROM words WHERE rest <> '') SELECT done FROM words WHERE rest = '')"
         ),
-        _ => Cell::Null,
+    })
+}
+
+fn birth_year(c: &MaskContext<'_>) -> Sql {
+    Sql::new(format!(
+        "CAST(SUBSTR(CAST({}.date_of_birth AS TEXT), 1, 4) AS INTEGER)",
+        c.alias
+    ))
+}
+
+/// The age band on `today` of a person born on `birth` (a column), null when it is.
+pub fn age_band_sql(birth: &str, today: NaiveDate) -> Sql {
+    // A person is younger than N on `today` iff born after today minus N years.
+    let mut sql = Sql::new(format!("CASE WHEN {birth} IS NULL THEN NULL"));
+    for (band, upper) in AGE_BANDS.iter().zip([5u32, 12, 18, 60]) {
+        sql.push(&format!(" WHEN {birth} > "))
+            .bind(years_before(today, upper))
+            .push(&format!(" THEN '{band}'"));
     }
+    sql.push(&format!(" ELSE '{}' END", AGE_BANDS[AGE_BANDS.len() - 1]));
+    sql
 }
 
-fn file_active(row: &Row) -> bool {
-    matches!(row.get("file_status"), Cell::Str(s) if s == "ACTIVE")
+fn age_band_mask(c: &MaskContext<'_>) -> Sql {
+    age_band_sql(&format!("{}.date_of_birth", c.alias), c.today)
 }
 
-fn is_person_of_concern(row: &Row) -> Cell {
-    Cell::Bool(file_active(row))
+/// `condition` as a boolean that is never null (false when a column is).
+fn boolean(condition: Sql) -> Sql {
+    let mut sql = Sql::new("CASE WHEN ");
+    sql.append(condition).push(" THEN 1=1 ELSE 1=0 END");
+    sql
 }
 
-fn document_valid(row: &Row) -> Cell {
-    let unexpired = matches!(row.get("document_expiry"), Cell::Date(d) if *d >= today());
-    Cell::Bool(unexpired && file_active(row))
+fn is_child(c: &MaskContext<'_>) -> Sql {
+    let birth = format!("{}.date_of_birth", c.alias);
+    let mut child = Sql::new(format!("{birth} > "));
+    child.bind(years_before(c.today, CHILD_AGE as u32));
+    let mut sql = Sql::new(format!("CASE WHEN {birth} IS NULL THEN NULL ELSE "));
+    sql.append(boolean(child)).push(" END");
+    sql
+}
+
+/// A JSON list of strings is non-empty exactly when it holds a quote.
+fn has_specific_needs(c: &MaskContext<'_>) -> Sql {
+    let needs = format!("{}.specific_needs", c.alias);
+    let mut sql = Sql::new(format!("CASE WHEN {needs} IS NULL THEN NULL ELSE "));
+    sql.append(boolean(Sql::new(format!("{needs} LIKE '%\"%'"))))
+        .push(" END");
+    sql
+}
+
+fn document_valid(c: &MaskContext<'_>) -> Sql {
+    let mut valid = Sql::new(format!("{}.document_expiry >= ", c.alias));
+    valid
+        .bind(c.today)
+        .push(&format!(" AND {}.file_status = 'ACTIVE'", c.alias));
+    boolean(valid)
+}
+
+fn is_person_of_concern(c: &MaskContext<'_>) -> Sql {
+    boolean(Sql::new(format!("{}.file_status = 'ACTIVE'", c.alias)))
 }
 
 pub static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(build);

@@ -144,7 +144,8 @@ impl Engine {
     }
 
     /// The values a role reads of a type: full columns as they are, referral-only columns
-    /// behind a referral check, mask sources, SQL expressions and the keys relations need.
+    /// behind a referral check, masks and SQL expressions computed by the database, and the
+    /// keys relations need.
     /// Columns the role may not see at all are never selected.
     fn select_items(
         &self,
@@ -201,21 +202,16 @@ impl Engine {
                         kind,
                     });
                 }
-                (FieldKind::Mask { sources, .. }, _) => {
-                    for source in sources {
-                        let kind = ty
-                            .fields
-                            .iter()
-                            .find_map(|d| match d.kind {
-                                FieldKind::Column { column, kind, .. } if column == *source => {
-                                    Some(kind)
-                                }
-                                _ => None,
-                            })
-                            .unwrap_or(Kind::String);
-                        add_column(&mut items, source, kind);
-                    }
-                }
+                // The mask itself, computed by the database: its source columns stay there.
+                (FieldKind::Mask { sql, kind, .. }, _) => items.push(SelectItem {
+                    key: f.def.name.to_owned(),
+                    expr: sql(&crate::catalogue::MaskContext {
+                        alias,
+                        today: chrono::Utc::now().date_naive(),
+                        backend: self.db.get_database_backend(),
+                    }),
+                    kind,
+                }),
                 (FieldKind::Expression { sql, kind }, _) => items.push(SelectItem {
                     key: f.def.name.to_owned(),
                     expr: Sql::new(sql.replace("{t}", alias)),

@@ -82,6 +82,74 @@ fn reorder_value(value: &mut Value, sets: &[&SelectionSet], document: &Executabl
     }
 }
 
+/// Answers `__schema { description }` with null: async-graphql 7.2 answers it with a fixed
+/// text of its own, which would make the introspected schema differ from the SDL the gateway
+/// prints (`schema print`), and this schema has no description.
+pub fn clear_schema_description(
+    data: &mut Value,
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) {
+    let Ok(operation) = select_operation(document, operation_name) else {
+        return;
+    };
+    let mut roots = Vec::new();
+    fields(
+        &operation.selection_set.node,
+        document,
+        &mut roots,
+        &mut HashSet::new(),
+    );
+    for (key, name, set) in roots {
+        if name.as_str() != "__schema" {
+            continue;
+        }
+        let mut inner = Vec::new();
+        fields(set, document, &mut inner, &mut HashSet::new());
+        if let Value::Object(root) = data
+            && let Some(Value::Object(schema)) = root.get_mut(&key)
+        {
+            for (key, name, _) in inner {
+                if name.as_str() == "description"
+                    && let Some(value) = schema.get_mut(&key)
+                {
+                    *value = Value::Null;
+                }
+            }
+        }
+    }
+}
+
+/// The fields of one selection set (fragments expanded): response key, field name, sub-selection.
+fn fields<'a>(
+    set: &'a SelectionSet,
+    document: &'a ExecutableDocument,
+    out: &mut Vec<(Name, Name, &'a SelectionSet)>,
+    spread: &mut HashSet<Name>,
+) {
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => out.push((
+                field.node.response_key().node.clone(),
+                field.node.name.node.clone(),
+                &field.node.selection_set.node,
+            )),
+            Selection::InlineFragment(inline) => {
+                fields(&inline.node.selection_set.node, document, out, spread)
+            }
+            Selection::FragmentSpread(s) => {
+                let name = &s.node.fragment_name.node;
+                if let Some(fragment) = document.fragments.get(name)
+                    && spread.insert(name.clone())
+                {
+                    fields(&fragment.node.selection_set.node, document, out, spread);
+                    spread.remove(name);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

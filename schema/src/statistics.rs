@@ -8,9 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Months, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 
-use crate::catalogue::{AGE_BANDS, CHILD_AGE, Kind};
+use crate::catalogue::{CHILD_AGE, Kind};
 use crate::rows::Conditions;
 use crate::sql::Sql;
 
@@ -40,20 +40,10 @@ pub struct StatisticsDef {
     pub compliance: bool,
 }
 
-fn born_after(today: NaiveDate, years: u32) -> NaiveDate {
-    today - Months::new(years * 12)
-}
+use crate::catalogue::years_before as born_after;
 
 fn age_band_sql(today: NaiveDate) -> Sql {
-    // A person is younger than N on `today` iff born after today minus N years.
-    let mut sql = Sql::new("CASE");
-    for (band, upper) in AGE_BANDS.iter().zip([5u32, 12, 18, 60]) {
-        sql.push(" WHEN p.date_of_birth > ")
-            .bind(born_after(today, upper))
-            .push(&format!(" THEN '{band}'"));
-    }
-    sql.push(&format!(" ELSE '{}' END", AGE_BANDS[AGE_BANDS.len() - 1]));
-    sql
+    crate::catalogue::age_band_sql("p.date_of_birth", today)
 }
 
 fn is_child_sql(today: NaiveDate) -> Sql {

@@ -1,6 +1,7 @@
 //! Test helpers: start the real application on port 0 with a fresh database (a SQLite file in
 //! a temporary folder, or a new PostgreSQL database), mint tokens with its key, speak HTTP.
 
+pub mod otlp;
 pub mod proxy;
 
 use std::path::PathBuf;

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use pora_tests::otlp::attribute;
 use pora_tests::{Backend, Config, TestApp, on_both_databases, spawn_with};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One sample of the Prometheus text format: name, labels, value.
 #[derive(Debug)]
@@ -286,78 +286,8 @@ async fn metrics_can_have_an_address_of_their_own() {
     );
 }
 
-/// A collector's OTLP/HTTP endpoint on loopback: every `POST /v1/traces` body (JSON) arrives
-/// on the returned channel, answered 200.
-async fn otlp_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("receiver listens");
-    let address = listener.local_addr().expect("address");
-    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let sender = sender.clone();
-            tokio::spawn(async move {
-                let mut buffer = Vec::new();
-                loop {
-                    let mut chunk = [0u8; 8192];
-                    let Ok(n) = stream.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buffer.extend_from_slice(&chunk[..n]);
-                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    if buffer.len() < end + 4 + length {
-                        continue;
-                    }
-                    let body = buffer[end + 4..end + 4 + length].to_vec();
-                    buffer.drain(..end + 4 + length);
-                    if head.starts_with("post /v1/traces")
-                        && let Ok(json) = serde_json::from_slice::<Value>(&body)
-                    {
-                        let _ = sender.send(json);
-                    }
-                    let _ = stream
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
-                        .await;
-                }
-            });
-        }
-    });
-    (format!("http://{address}"), receiver)
-}
-
-/// Every span of an OTLP/JSON export request.
-fn spans_of(export: &Value) -> Vec<Value> {
-    let mut spans = Vec::new();
-    for resource in export["resourceSpans"].as_array().into_iter().flatten() {
-        for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
-            spans.extend(scope["spans"].as_array().into_iter().flatten().cloned());
-        }
-    }
-    spans
-}
-
-fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
-    span["attributes"]
-        .as_array()?
-        .iter()
-        .find(|a| a["key"] == key)
-        .map(|a| &a["value"])
-}
-
 async fn traces_follow_traceparent_to_the_collector(backend: Backend) {
-    let (endpoint, mut exports) = otlp_receiver().await;
+    let (endpoint, mut exports) = pora_tests::otlp::receiver().await;
     let app = spawn_with(backend, move |c| c.otlp_endpoint = Some(endpoint)).await;
     let token = app.token("police");
     let trace_id = "4bf92f3577b34da6a3ce929b0e0e4736";
@@ -389,7 +319,7 @@ async fn traces_follow_traceparent_to_the_collector(backend: Backend) {
             .await
             .expect("the trace reaches the collector within 20 s")
             .expect("receiver open");
-        spans.extend(spans_of(&export));
+        spans.extend(pora_tests::otlp::spans_of(&export));
     }
     let ours: Vec<&Value> = spans.iter().filter(|s| s["traceId"] == trace_id).collect();
     let root = ours

@@ -857,6 +857,11 @@ async fn execute(
         &document,
         params.operation_name.as_deref(),
     );
+    schema::order::clear_schema_description(
+        &mut response.data,
+        &document,
+        params.operation_name.as_deref(),
+    );
 
     // A request that never reached execution (validation, limits) is a request error (4xx);
     // errors during execution are field errors next to the data (200).
