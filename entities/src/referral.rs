@@ -15,6 +15,10 @@ pub struct Model {
     pub consent_date: Option<Date>,
     pub status: String,
     pub expires_at: Option<DateTimeUtc>,
+    /// The sender's note; never in the audit chain.
+    pub note: Option<String>,
+    /// Why the referral was declined or closed; never in the audit chain.
+    pub reason: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

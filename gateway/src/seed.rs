@@ -1690,6 +1690,8 @@ fn build_referrals(g: &mut Gen, data: &mut Dataset, households: &[Household]) {
                 consent_date: consent_given.then_some(created_on),
                 status: status.to_owned(),
                 expires_at,
+                note: None,
+                reason: None,
                 created_at,
                 updated_at,
             });

@@ -11,6 +11,8 @@ mod m20261128_000004_audit_events_via;
 mod m20261128_000005_create_agency_cutoffs;
 mod m20261128_000006_audit_events_scopes;
 mod m20261201_000007_refusals_and_rate_counters;
+mod m20261201_000008_statistics_record_keys;
+mod m20261201_000009_referral_notes;
 
 /// Adds the nullable string column `column` to `table`, unless it is there already: tables that
 /// earlier migrations create from the current entities have it from the start.
@@ -56,6 +58,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_create_agency_cutoffs::Migration),
             Box::new(m20261128_000006_audit_events_scopes::Migration),
             Box::new(m20261201_000007_refusals_and_rate_counters::Migration),
+            Box::new(m20261201_000008_statistics_record_keys::Migration),
+            Box::new(m20261201_000009_referral_notes::Migration),
         ]
     }
 }

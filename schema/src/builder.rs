@@ -660,15 +660,13 @@ fn statistics_types(view: &StatisticsView) -> (Field, Vec<Object>, Enum) {
             getter::<StatisticsGroup>("count", TypeRef::named(TypeRef::INT), move |g| {
                 opt_int(g.group.count)
             })
-            .description("Null when suppressed."),
+            .description("The count, perturbed by at most the role's max_noise (docs/statistics.md). Groups whose perturbed count is under the threshold are not listed."),
         )
         .field(
             getter::<StatisticsGroup>("suppressed", TypeRef::named_nn(TypeRef::BOOLEAN), |g| {
                 GqlValue::Boolean(g.group.suppressed)
             })
-            .description(
-                "True when the group is too small to show (or could be derived from one that is).",
-            ),
+            .description("True when some of the group's values (a small present or absent count) are withheld."),
         );
     let mut stats = Object::new(&prefix)
         .description(def.description)
@@ -691,7 +689,9 @@ fn statistics_types(view: &StatisticsView) -> (Field, Vec<Object>, Enum) {
             getter::<Statistics>("totalCount", TypeRef::named(TypeRef::INT), move |s| {
                 opt_int(s.table.total)
             })
-            .description("Null when suppressed."),
+            .description(
+                "The total, perturbed as a cell of its own; null when under the threshold.",
+            ),
         )
         .field(getter::<Statistics>(
             "totalSuppressed",
@@ -741,6 +741,14 @@ fn statistics_types(view: &StatisticsView) -> (Field, Vec<Object>, Enum) {
                     dims.push(*name);
                 }
             }
+            let most = engine.base.disclosure.max_dimensions;
+            if dims.len() > most {
+                return Err(QueryError::BadInput(format!(
+                    "at most {most} dimensions per question (groupBy has {})",
+                    dims.len()
+                ))
+                .to_graphql(&engine.request_id));
+            }
             let result: Result<Statistics, QueryError> = async {
                 let dimensions: Vec<&statistics::Dimension> = dims
                     .iter()
@@ -764,18 +772,27 @@ fn statistics_types(view: &StatisticsView) -> (Field, Vec<Object>, Enum) {
                             read_cell(&r, &column, Kind::String)?
                         });
                     }
-                    let n: i64 = r.try_get_by("n")?;
-                    let present: Option<i64> = if def.compliance {
-                        Some(r.try_get_by::<Option<i64>, _>("present")?.unwrap_or(0))
+                    let count: i64 = r.try_get_by("n")?;
+                    let cell_key: i64 = r.try_get_by::<Option<i64>, _>("k")?.unwrap_or(0);
+                    let present = if def.compliance {
+                        Some((
+                            r.try_get_by::<Option<i64>, _>("present")?.unwrap_or(0),
+                            r.try_get_by::<Option<i64>, _>("pk")?.unwrap_or(0),
+                        ))
                     } else {
                         None
                     };
-                    if n > 0 {
-                        raw.push((keys, n, present));
+                    if count > 0 {
+                        raw.push(statistics::RawGroup {
+                            keys,
+                            count,
+                            cell_key,
+                            present,
+                        });
                     }
                 }
                 Ok(Statistics {
-                    table: statistics::suppress(raw, dims.len()),
+                    table: statistics::protect(raw, &engine.base.disclosure),
                     dims,
                 })
             }
@@ -787,7 +804,7 @@ fn statistics_types(view: &StatisticsView) -> (Field, Vec<Object>, Enum) {
     })
     .argument(
         InputValue::new("groupBy", TypeRef::named_nn_list_nn(&dim_enum_name))
-            .description("Dimensions to group by; [] for the total only."),
+            .description("Dimensions to group by (at most the role's max_dimensions, default 3); [] for the total only."),
     )
     .description(def.description);
     (field, vec![stats, group], dim_enum)
@@ -1022,9 +1039,13 @@ pub fn build_schema(
     limiter: Arc<RateLimiter>,
 ) -> Result<Schema, SchemaError> {
     let revocations = crate::mutation::revocation_fields(&role.operations);
+    let (referral_fields, referral_inputs) =
+        crate::referrals::referral_fields(&role.operations, role.referral_purposes.clone());
     let issues = role.operations.contains("issueToken");
-    let writes =
-        role.types.values().any(|v| v.create || v.update) || !revocations.is_empty() || issues;
+    let writes = role.types.values().any(|v| v.create || v.update)
+        || !revocations.is_empty()
+        || !referral_fields.is_empty()
+        || issues;
     let mut builder = Schema::build("Query", writes.then_some("Mutation"), None)
         .disable_suggestions()
         // Data depth is `limits::analyse`'s (introspection exempt); this bounds introspection.
@@ -1086,6 +1107,14 @@ pub fn build_schema(
                 .register(type_filter_input(view))
                 .register(order_enum)
                 .register(order_input);
+            if view.def.name == "Referral" {
+                builder = builder.register(
+                    Enum::new("ReferralDirection")
+                        .description("Which side of a referral your agency is on.")
+                        .item(EnumItem::new("INCOMING").description("Referred to your agency."))
+                        .item(EnumItem::new("OUTGOING").description("Sent by your agency.")),
+                );
+            }
             query = query.field(list_field(view, options));
         }
         if view.get {
@@ -1175,6 +1204,12 @@ pub fn build_schema(
         }
         for field in revocations {
             mutation = mutation.field(field);
+        }
+        for field in referral_fields {
+            mutation = mutation.field(field);
+        }
+        for input in referral_inputs {
+            builder = builder.register(input);
         }
         for view in role.types.values() {
             let (fields, inputs) = crate::mutation::mutation_fields(view);

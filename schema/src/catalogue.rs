@@ -580,7 +580,7 @@ fn build() -> Catalogue {
         },
         EnumDef {
             name: "ReferralStatus",
-            values: &["OPEN", "ACCEPTED", "CLOSED"],
+            values: &["OPEN", "ACCEPTED", "DECLINED", "CLOSED"],
         },
     ];
     let person_ref = || to_one("person", "Person", fwd("person_id"));

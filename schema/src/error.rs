@@ -25,6 +25,9 @@ pub enum QueryError {
     NotFound(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The row is not in a state that allows this (a transition out of order).
+    #[error("{0}")]
+    Conflict(String),
     /// The audit event of a write could not be stored, so the write was rolled back.
     #[error("the audit log cannot be written, so nothing was written; try again later")]
     AuditUnavailable(DbErr),
@@ -78,6 +81,7 @@ impl QueryError {
             QueryError::RateLimited { .. } => "RATE_LIMITED",
             QueryError::NotFound(_) => "NOT_FOUND",
             QueryError::Forbidden(_) => "FORBIDDEN",
+            QueryError::Conflict(_) => "CONFLICT",
             QueryError::Refused { code, .. } => code,
         }
     }

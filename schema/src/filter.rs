@@ -92,6 +92,12 @@ pub fn type_filter_input(view: &TypeView) -> InputObject {
             ));
         }
     }
+    if view.def.name == "Referral" {
+        input = input.field(
+            InputValue::new("direction", TypeRef::named("ReferralDirection"))
+                .description("Referrals your agency received (INCOMING) or sent (OUTGOING)."),
+        );
+    }
     input
 }
 
@@ -222,6 +228,18 @@ pub fn where_sql(
                 let mut sql = Sql::new("NOT (");
                 sql.append(where_sql(view, value, conditions)?).push(")");
                 parts.push(sql);
+            }
+            "direction" if view.def.name == "Referral" => {
+                let side = match value {
+                    GqlValue::Enum(e) => e.to_string(),
+                    GqlValue::String(s) => s.clone(),
+                    _ => return Err(bad("`direction` is INCOMING or OUTGOING")),
+                };
+                parts.push(match side.as_str() {
+                    "INCOMING" => conditions.own_agency("t.to_agency_id"),
+                    "OUTGOING" => conditions.own_agency("t.from_agency_id"),
+                    _ => return Err(bad("`direction` is INCOMING or OUTGOING")),
+                });
             }
             field => {
                 // The input type only offers filterable fields; this re-checks rather than trusts.

@@ -18,6 +18,7 @@ pub mod mutation;
 pub mod order;
 pub mod policy;
 pub mod rate;
+pub mod referrals;
 pub mod row;
 pub mod rows;
 pub mod scoped;

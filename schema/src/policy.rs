@@ -11,7 +11,7 @@ use serde_spanned::Spanned;
 
 use crate::catalogue::{CATALOGUE, Catalogue, FieldDef, FieldKind, Kind, TypeDef};
 use crate::rows::RowFilter;
-use crate::statistics::{STATISTICS, StatisticsDef};
+use crate::statistics::{DisclosureControl, STATISTICS, StatisticsDef};
 
 /// Which of `known` the policy `items` name; an unknown one is an error at its span.
 fn flags<const N: usize>(
@@ -65,6 +65,11 @@ pub const OPERATIONS: &[&str] = &[
     "revokeToken",
     "revokeTokensOfAgency",
     "issueToken",
+    "createReferral",
+    "acceptReferral",
+    "declineReferral",
+    "closeReferral",
+    "extendReferral",
 ];
 
 /// A policy that does not fit the catalogue, with the line of the offending entry.
@@ -80,6 +85,18 @@ pub struct PolicyError {
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     roles: BTreeMap<String, Spanned<RoleFile>>,
+    /// What each referral purpose allows (`[referral_purposes.SHELTER]`).
+    #[serde(default)]
+    referral_purposes: BTreeMap<String, Spanned<PurposeFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurposeFile {
+    receivers: Vec<Spanned<String>>,
+    max_days: i64,
+    #[serde(default)]
+    consent_date_required: bool,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +113,16 @@ struct RoleFile {
     types: BTreeMap<String, Spanned<TypeFile>>,
     #[serde(default)]
     statistics: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
+    /// How its statistics are protected (docs/statistics.md); defaults where absent.
+    disclosure_control: Option<Spanned<DisclosureFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisclosureFile {
+    threshold: Option<i64>,
+    max_dimensions: Option<usize>,
+    max_noise: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -178,10 +205,21 @@ pub struct RoleView {
     pub types: BTreeMap<&'static str, TypeView>,
     pub operations: BTreeSet<&'static str>,
     pub statistics: Vec<StatisticsView>,
+    /// How the role's statistics are protected.
+    pub disclosure: DisclosureControl,
+    /// What each referral purpose allows (the same for every role).
+    pub referral_purposes: Arc<crate::referrals::PurposeRules>,
 }
 
 /// Operations that answer with rows of a type: a scope naming the operation must name the type.
-const OPERATION_TYPES: &[(&str, &str)] = &[("revokeToken", "AccessToken")];
+const OPERATION_TYPES: &[(&str, &str)] = &[
+    ("revokeToken", "AccessToken"),
+    ("createReferral", "Referral"),
+    ("acceptReferral", "Referral"),
+    ("declineReferral", "Referral"),
+    ("closeReferral", "Referral"),
+    ("extendReferral", "Referral"),
+];
 
 /// Operations no narrowed token may have: issuing tokens from a narrowed token would mint
 /// tokens wider than itself.
@@ -266,6 +304,8 @@ impl RoleView {
             types,
             operations,
             statistics,
+            disclosure: self.disclosure,
+            referral_purposes: self.referral_purposes.clone(),
         })
     }
 
@@ -277,6 +317,8 @@ impl RoleView {
             types: BTreeMap::new(),
             operations: BTreeSet::new(),
             statistics: Vec::new(),
+            disclosure: DisclosureControl::default(),
+            referral_purposes: Arc::default(),
         }
     }
 }
@@ -306,6 +348,53 @@ impl Policy {
             .map_err(|m| err(0..0, format!("catalogue does not match the entities: {m}")))?;
         let parsed: PolicyFile = toml::from_str(text)
             .map_err(|e| err(e.span().unwrap_or(0..0), e.message().to_owned()))?;
+
+        let purposes = catalogue
+            .enums
+            .iter()
+            .find(|e| e.name == "ReferralPurpose")
+            .map_or(&[][..], |e| e.values);
+        let kinds = catalogue
+            .enums
+            .iter()
+            .find(|e| e.name == "AgencyKind")
+            .map_or(&[][..], |e| e.values);
+        let mut rules = crate::referrals::PurposeRules::new();
+        for (purpose, rule) in &parsed.referral_purposes {
+            if !purposes.contains(&purpose.as_str()) {
+                return Err(err(
+                    rule.span(),
+                    format!(
+                        "`{purpose}` is no ReferralPurpose ({})",
+                        purposes.join(", ")
+                    ),
+                ));
+            }
+            let file = rule.get_ref();
+            for kind in &file.receivers {
+                if !kinds.contains(&kind.get_ref().as_str()) {
+                    return Err(err(
+                        kind.span(),
+                        format!("`{}` is no AgencyKind", kind.get_ref()),
+                    ));
+                }
+            }
+            if !(1..=3650).contains(&file.max_days) {
+                return Err(err(
+                    rule.span(),
+                    format!("{purpose}: max_days must be between 1 and 3650"),
+                ));
+            }
+            rules.insert(
+                purpose.clone(),
+                crate::referrals::PurposeRule {
+                    receivers: file.receivers.iter().map(|k| k.get_ref().clone()).collect(),
+                    max_days: file.max_days,
+                    consent_date_required: file.consent_date_required,
+                },
+            );
+        }
+        let referral_purposes = Arc::new(rules);
 
         let mut roles = BTreeMap::new();
         for (role_name, role_file) in &parsed.roles {
@@ -583,6 +672,32 @@ impl Policy {
                 statistics.push(StatisticsView { def, dimensions });
             }
 
+            let defaults = DisclosureControl::default();
+            let disclosure = match &role_file.disclosure_control {
+                None => defaults,
+                Some(file) => {
+                    let control = DisclosureControl {
+                        threshold: file.get_ref().threshold.unwrap_or(defaults.threshold),
+                        max_dimensions: file
+                            .get_ref()
+                            .max_dimensions
+                            .unwrap_or(defaults.max_dimensions),
+                        max_noise: file.get_ref().max_noise.unwrap_or(defaults.max_noise),
+                    };
+                    if control.threshold < 1
+                        || control.max_dimensions < 1
+                        || !(0..=50).contains(&control.max_noise)
+                    {
+                        return Err(err(
+                            file.span(),
+                            format!(
+                                "{role_name}: disclosure_control needs threshold >= 1, max_dimensions >= 1 and max_noise between 0 and 50"
+                            ),
+                        ));
+                    }
+                    control
+                }
+            };
             if types.is_empty() && statistics.is_empty() && operations.is_empty() {
                 return Err(err(role_span, format!("role {role_name} grants nothing")));
             }
@@ -611,6 +726,8 @@ impl Policy {
                     types,
                     operations,
                     statistics,
+                    disclosure,
+                    referral_purposes: referral_purposes.clone(),
                 }),
             );
         }

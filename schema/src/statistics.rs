@@ -1,12 +1,17 @@
 //! Statistics: counts grouped by coarse dimensions, for roles whose matrix cell says A.
 //!
-//! The population is the persons (or their records) living in the caller's jurisdiction. Any
-//! count from 1 to 4 is suppressed (returned as null, marked `suppressed`), and so is a second
-//! cell wherever a suppressed cell would otherwise be the only unknown in a row or column of
-//! the table (complementary suppression), so no small group can be recovered by subtraction
-//! from the totals or from a coarser grouping.
+//! The population is the persons (or their records) living in the caller's jurisdiction.
+//! Disclosure is controlled by the cell-key method (the Australian Bureau of Statistics'
+//! TableBuilder; the UK's 2021 census outputs), see docs/statistics.md: every record has a
+//! secret random key (`stat_key`); a cell's key is the sum of its records' keys modulo 2^32;
+//! the published count is the true count plus a perturbation in `[-max_noise, max_noise]`
+//! looked up from the cell key and the count. The same records always get the same
+//! perturbation, whatever question reaches them, so repeating or rephrasing a question gives
+//! nothing new, and sums of published cells do not give a published total exactly. A group
+//! under the role's `threshold` (or whose perturbed count is) is not listed at all: an empty
+//! group and a small one look the same.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, Utc};
 
@@ -14,8 +19,29 @@ use crate::catalogue::{CHILD_AGE, Kind};
 use crate::rows::Conditions;
 use crate::sql::Sql;
 
-/// Counts below this are suppressed (a count of 0 is no group at all).
-pub const MIN_CELL: i64 = 5;
+/// A role's disclosure control (`[roles.R.disclosure_control]` in the policy file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DisclosureControl {
+    /// Published counts below this are not shown.
+    pub threshold: i64,
+    /// Most dimensions one question may group by.
+    pub max_dimensions: usize,
+    /// Largest perturbation of a count, either way.
+    pub max_noise: i64,
+}
+
+impl Default for DisclosureControl {
+    fn default() -> Self {
+        DisclosureControl {
+            threshold: 5,
+            max_dimensions: 3,
+            max_noise: 2,
+        }
+    }
+}
+
+/// Cell keys live in [0, 2^32).
+const KEY_SPACE: i64 = 1 << 32;
 
 #[derive(Debug)]
 pub struct Dimension {
@@ -38,6 +64,8 @@ pub struct StatisticsDef {
     /// Whether the source rows have a `present` flag (monthly reports): adds present counts
     /// and a compliance rate.
     pub compliance: bool,
+    /// The alias of the counted record, whose `stat_key` enters the cell key.
+    pub record: &'static str,
 }
 
 use crate::catalogue::years_before as born_after;
@@ -177,6 +205,7 @@ pub static STATISTICS: std::sync::LazyLock<Vec<StatisticsDef>> = std::sync::Lazy
             from: "persons p",
             dimensions: person_dimensions(),
             compliance: false,
+            record: "p",
         },
         StatisticsDef {
             name: "MonthlyReport",
@@ -201,6 +230,7 @@ pub static STATISTICS: std::sync::LazyLock<Vec<StatisticsDef>> = std::sync::Lazy
             .chain(resident_dimensions())
             .collect(),
             compliance: true,
+            record: "t",
         },
         StatisticsDef {
             name: "Violation",
@@ -225,17 +255,19 @@ pub static STATISTICS: std::sync::LazyLock<Vec<StatisticsDef>> = std::sync::Lazy
             .chain(resident_dimensions())
             .collect(),
             compliance: false,
+            record: "t",
         },
     ]
 });
 
-/// One group of a statistics answer, after suppression.
+/// One published group of a statistics answer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Group {
     /// The dimension values, in the order asked (`None`: SQL null).
     pub keys: Vec<crate::row::Cell>,
     pub count: Option<i64>,
     pub present: Option<i64>,
+    /// Some of its values (the present count) are withheld.
     pub suppressed: bool,
 }
 
@@ -247,6 +279,16 @@ pub struct Table {
     pub total_suppressed: bool,
 }
 
+/// One group as the database counted it: its dimension values, its count and cell key, and
+/// (monthly reports) the count and key of its present records.
+#[derive(Clone, Debug)]
+pub struct RawGroup {
+    pub keys: Vec<crate::row::Cell>,
+    pub count: i64,
+    pub cell_key: i64,
+    pub present: Option<(i64, i64)>,
+}
+
 /// The grouping query for `dims` of `def`, over the persons in the session's jurisdiction.
 pub fn query(def: &StatisticsDef, dims: &[&Dimension], conditions: &Conditions<'_>) -> Sql {
     let today = Utc::now().date_naive();
@@ -254,9 +296,14 @@ pub fn query(def: &StatisticsDef, dims: &[&Dimension], conditions: &Conditions<'
     for (i, d) in dims.iter().enumerate() {
         sql.append((d.expr)(today)).push(&format!(" AS d{i}, "));
     }
-    sql.push("COUNT(*) AS n");
+    let record = def.record;
+    sql.push(&format!(
+        "COUNT(*) AS n, CAST(SUM({record}.stat_key) % {KEY_SPACE} AS BIGINT) AS k"
+    ));
     if def.compliance {
-        sql.push(", SUM(CASE WHEN t.present THEN 1 ELSE 0 END) AS present");
+        sql.push(&format!(
+            ", SUM(CASE WHEN t.present THEN 1 ELSE 0 END) AS present, CAST(SUM(CASE WHEN t.present THEN t.stat_key ELSE 0 END) % {KEY_SPACE} AS BIGINT) AS pk"
+        ));
     }
     sql.push(&format!(" FROM {} WHERE ", def.from))
         .append(conditions.in_jurisdiction("p.residence_region"));
@@ -273,75 +320,77 @@ pub fn query(def: &StatisticsDef, dims: &[&Dimension], conditions: &Conditions<'
     sql
 }
 
-fn small(n: i64) -> bool {
-    (1..MIN_CELL).contains(&n)
+/// The perturbation of a cell of `count` records with key `cell_key`: in `[-max, max]`, most
+/// often small (weights `max + 1 - |d|`), a fixed function of the two, and never below `-count`.
+pub fn perturbation(cell_key: i64, count: i64, max: i64) -> i64 {
+    if max <= 0 {
+        return 0;
+    }
+    // splitmix64 of the key and the count: a uniform draw the caller cannot compute without
+    // the records' secret keys.
+    let mut z = (cell_key as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add((count as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let total: u64 = (0..=2 * max)
+        .map(|i| (max + 1 - (i - max).abs()) as u64)
+        .sum();
+    let mut draw = z % total;
+    for d in -max..=max {
+        let weight = (max + 1 - d.abs()) as u64;
+        if draw < weight {
+            return d.max(-count);
+        }
+        draw -= weight;
+    }
+    0
 }
 
-/// Applies primary and complementary suppression to raw `(keys, count, present)` rows.
-pub fn suppress(rows: Vec<(Vec<crate::row::Cell>, i64, Option<i64>)>, dims: usize) -> Table {
-    let total: i64 = rows.iter().map(|r| r.1).sum();
-    let total_present: Option<i64> = rows.iter().map(|r| r.2).sum();
-    // A present count reveals its complement (the absent ones) as well: both must be large.
-    let primary = |n: i64, present: Option<i64>| {
-        small(n) || present.is_some_and(|p| small(p) || small(n - p))
+/// What a role is shown of raw groups: perturbed counts, groups under the threshold left out,
+/// the total perturbed as a cell of its own.
+pub fn protect(rows: Vec<RawGroup>, control: &DisclosureControl) -> Table {
+    // A count is shown when it and its perturbed value are both at least the threshold: a
+    // group under the threshold is never listed, whatever its perturbation.
+    let publish = |count: i64, key: i64| {
+        let published = count + perturbation(key, count, control.max_noise);
+        (count >= control.threshold && published >= control.threshold).then_some(published)
     };
-    let mut suppressed: Vec<bool> = rows.iter().map(|r| primary(r.1, r.2)).collect();
-    if dims > 0 {
-        loop {
-            let mut changed = false;
-            // For every dimension, a "line" is the set of cells that agree on all other dims;
-            // its sum is a cell of a coarser table, so one lone suppressed cell in a line
-            // could be recovered by subtraction.
-            for d in 0..dims {
-                let mut lines: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-                for (i, r) in rows.iter().enumerate() {
-                    let key: Vec<String> =
-                        r.0.iter()
-                            .enumerate()
-                            .filter(|(j, _)| *j != d)
-                            .map(|(_, c)| format!("{c:?}"))
-                            .collect();
-                    lines.entry(key.join("\u{1f}")).or_default().push(i);
-                }
-                for cells in lines.values() {
-                    let hidden = cells.iter().filter(|i| suppressed[**i]).count();
-                    if hidden == 1
-                        && cells.len() > 1
-                        && let Some(partner) = cells
-                            .iter()
-                            .filter(|i| !suppressed[**i])
-                            .min_by_key(|i| rows[**i].1)
-                    {
-                        suppressed[*partner] = true;
-                        changed = true;
-                    }
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
-    }
-    let total_suppressed = primary(total, total_present);
-    let groups = rows
-        .into_iter()
-        .zip(suppressed)
-        .map(|((keys, n, present), hide)| Group {
-            keys,
-            count: (!hide).then_some(n),
-            present: if hide { None } else { present },
-            suppressed: hide,
+    // Present counts: perturbed with their own key; shown only when both they and the absent
+    // remainder are shown.
+    let present_of = |count: i64, published: i64, present: Option<(i64, i64)>| {
+        present.map(|(p, key)| {
+            let shown = publish(p, key ^ 0x5A5A_5A5A)?.min(published);
+            (count - p >= control.threshold && published - shown >= control.threshold)
+                .then_some(shown)
         })
-        .collect();
+    };
+    let total: i64 = rows.iter().map(|r| r.count).sum();
+    let total_key = rows.iter().fold(0i64, |k, r| (k + r.cell_key) % KEY_SPACE);
+    let total_present = rows.iter().try_fold((0i64, 0i64), |(p, k), r| {
+        r.present.map(|(rp, rk)| (p + rp, (k + rk) % KEY_SPACE))
+    });
+    let mut groups = Vec::new();
+    for row in rows {
+        let Some(published) = publish(row.count, row.cell_key) else {
+            continue;
+        };
+        let present = present_of(row.count, published, row.present);
+        groups.push(Group {
+            keys: row.keys,
+            count: Some(published),
+            present: present.flatten(),
+            suppressed: matches!(present, Some(None)),
+        });
+    }
+    let total_published = publish(total, total_key);
     Table {
         groups,
-        total: (!total_suppressed).then_some(total),
-        total_present: if total_suppressed {
-            None
-        } else {
-            total_present
-        },
-        total_suppressed,
+        total: total_published,
+        total_present: total_published
+            .and_then(|shown| present_of(total, shown, total_present).flatten()),
+        total_suppressed: total_published.is_none(),
     }
 }
 
@@ -353,80 +402,75 @@ pub fn dimension_names(def: &StatisticsDef) -> BTreeSet<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::row::Cell;
-
-    fn s(v: &str) -> Cell {
-        Cell::Str(v.to_owned())
-    }
 
     #[test]
-    fn small_cells_are_suppressed_with_a_partner() {
-        let rows = vec![
-            (vec![s("AFG")], 40, None),
-            (vec![s("SOM")], 12, None),
-            (vec![s("ERI")], 2, None),
-        ];
-        let t = suppress(rows, 1);
-        assert_eq!(t.total, Some(54));
-        assert!(t.groups[2].suppressed && t.groups[2].count.is_none());
-        // ERI alone would be 54 - 40 - 12: SOM, the smallest other cell, is hidden too.
-        assert!(t.groups[1].suppressed);
-        assert_eq!(t.groups[0].count, Some(40));
-    }
-
-    #[test]
-    fn no_lone_suppressed_cell_in_any_line_of_a_two_way_table() {
-        // Property over many generated tables: in every row and column, the number of
-        // suppressed cells is never exactly one when the line has other cells.
-        let mut seed = 7u64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as i64
-        };
-        for _ in 0..300 {
-            let mut rows = Vec::new();
-            for a in 0..4 {
-                for b in 0..4 {
-                    let n = next() % 12;
-                    if n > 0 {
-                        rows.push((vec![Cell::Int(a), Cell::Int(b)], n, None));
-                    }
-                }
+    fn perturbations_stay_within_the_bound_and_spread_over_it() {
+        for max in 1..=3 {
+            let mut seen = BTreeSet::new();
+            for key in 0..2_000i64 {
+                let d = perturbation(key * 2_654_435_761 % KEY_SPACE, 17, max);
+                assert!((-max..=max).contains(&d));
+                seen.insert(d);
             }
-            let t = suppress(rows.clone(), 2);
-            for d in 0..2 {
-                let mut lines: BTreeMap<String, Vec<bool>> = BTreeMap::new();
-                for g in &t.groups {
-                    lines
-                        .entry(format!("{:?}", g.keys[1 - d]))
-                        .or_default()
-                        .push(g.suppressed);
-                }
-                for line in lines.values() {
-                    let hidden = line.iter().filter(|h| **h).count();
-                    assert!(
-                        !(hidden == 1 && line.len() > 1),
-                        "lone suppressed cell: {t:?}"
-                    );
-                }
-            }
-            for g in &t.groups {
-                if let Some(n) = g.count {
-                    assert!(n >= MIN_CELL);
-                }
-            }
+            assert_eq!(
+                seen.len() as i64,
+                2 * max + 1,
+                "every value in the range occurs"
+            );
+        }
+        // Never a negative count.
+        for key in 0..500 {
+            assert!(1 + perturbation(key, 1, 3) >= 0);
         }
     }
 
     #[test]
-    fn compliance_hides_small_absent_counts() {
-        let t = suppress(vec![(vec![s("2026-05")], 30, Some(28))], 1);
-        assert!(
-            t.groups[0].suppressed,
-            "2 absent persons must not be inferable"
+    fn small_groups_are_not_listed_and_the_same_cell_gets_the_same_answer() {
+        let control = DisclosureControl::default();
+        let rows = |k: i64| {
+            vec![
+                RawGroup {
+                    keys: vec![crate::row::Cell::Str("AFG".into())],
+                    count: 40,
+                    cell_key: k,
+                    present: None,
+                },
+                RawGroup {
+                    keys: vec![crate::row::Cell::Str("ERI".into())],
+                    count: 2,
+                    cell_key: 7,
+                    present: None,
+                },
+            ]
+        };
+        let a = protect(rows(12_345), &control);
+        let b = protect(rows(12_345), &control);
+        assert_eq!(a, b);
+        assert_eq!(
+            a.groups.len(),
+            1,
+            "a group of 2 (perturbed at most to 4) is never listed"
         );
-        assert!(t.total_suppressed);
+        assert!((38..=42).contains(&a.groups[0].count.unwrap()));
+    }
+
+    #[test]
+    fn compliance_withholds_small_present_or_absent_counts() {
+        let control = DisclosureControl::default();
+        let t = protect(
+            vec![RawGroup {
+                keys: vec![crate::row::Cell::Str("2026-05".into())],
+                count: 30,
+                cell_key: 99,
+                present: Some((29, 1234)),
+            }],
+            &control,
+        );
+        assert_eq!(t.groups.len(), 1);
+        assert!(
+            t.groups[0].present.is_none(),
+            "about one absent person must not be shown"
+        );
+        assert!(t.groups[0].suppressed);
     }
 }

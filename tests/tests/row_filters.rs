@@ -360,7 +360,7 @@ async fn referral_only_fields_need_an_accepted_unexpired_referral(app: TestApp) 
     }
 }
 
-async fn statistics_never_show_a_group_under_five(app: TestApp) {
+async fn statistics_count_the_persons_of_the_jurisdiction(app: TestApp) {
     let raw = raw(&app).await;
     let token = app.token("kesbangpol");
     let (_, jurisdiction) = demo_agency("kesbangpol");
@@ -387,7 +387,9 @@ async fn statistics_never_show_a_group_under_five(app: TestApp) {
             groupings.push(vec![*a, *b]);
         }
     }
-    let mut suppressed_somewhere = false;
+    // The population is the persons living in the jurisdiction: every answer's total is theirs,
+    // perturbed by at most max_noise (2, docs/statistics.md); tests/statistics.rs attacks the
+    // protection itself.
     for grouping in groupings {
         let q = format!(
             "{{ personStatistics(groupBy: [{}]) {{ totalCount totalSuppressed groups {{ count suppressed }} }} }}",
@@ -395,40 +397,18 @@ async fn statistics_never_show_a_group_under_five(app: TestApp) {
         );
         let reply = app.query(&token, &q).await;
         let stats = &reply.data()["personStatistics"];
-        assert_eq!(
-            stats["totalCount"].as_u64(),
-            Some(in_scope.len() as u64),
-            "{grouping:?}"
+        let total = stats["totalCount"].as_i64().expect("a total");
+        assert!(
+            (total - in_scope.len() as i64).abs() <= 2,
+            "{grouping:?}: total {total} for {} persons",
+            in_scope.len()
         );
-        let groups = stats["groups"].as_array().expect("groups");
-        let mut shown = 0;
-        let mut hidden = 0;
-        for g in groups {
-            match g["count"].as_u64() {
-                Some(n) => {
-                    assert!(n >= 5, "{grouping:?}: a group of {n} is shown");
-                    assert_eq!(g["suppressed"], false);
-                    shown += n;
-                }
-                None => {
-                    assert_eq!(g["suppressed"], true);
-                    hidden += 1;
-                }
-            }
+        for g in stats["groups"].as_array().expect("groups") {
+            let n = g["count"].as_i64().expect("a listed group has its count");
+            assert!(n >= 5, "{grouping:?}: a group of {n} is shown");
         }
-        // A single hidden group could be recovered from the total.
-        assert_ne!(
-            hidden, 1,
-            "{grouping:?}: one lone suppressed group is inferable from the total"
-        );
-        assert!(shown <= in_scope.len() as u64);
-        suppressed_somewhere |= hidden > 0;
     }
-    assert!(
-        suppressed_somewhere,
-        "the demo data must exercise suppression"
-    );
-    // The nationality counts that are shown equal the raw counts.
+    // The nationality counts that are shown are the raw counts, within the perturbation.
     let reply = app
         .query(
             &token,
@@ -439,14 +419,10 @@ async fn statistics_never_show_a_group_under_five(app: TestApp) {
         .as_array()
         .expect("groups")
     {
-        if let Some(n) = g["count"].as_u64() {
-            let nat = g["nationality"].as_str().expect("nationality");
-            assert_eq!(
-                n,
-                in_scope.iter().filter(|p| p.nationality == nat).count() as u64,
-                "{nat}"
-            );
-        }
+        let n = g["count"].as_i64().expect("count");
+        let nat = g["nationality"].as_str().expect("nationality");
+        let truth = in_scope.iter().filter(|p| p.nationality == nat).count() as i64;
+        assert!((n - truth).abs() <= 2, "{nat}: {n} shown for {truth}");
     }
 }
 
@@ -455,5 +431,5 @@ on_both_databases!(
     immigration_in_one_district_never_receives_a_person_from_another,
     audit_events_name_only_persons_the_reader_may_see,
     referral_only_fields_need_an_accepted_unexpired_referral,
-    statistics_never_show_a_group_under_five,
+    statistics_count_the_persons_of_the_jurisdiction,
 );

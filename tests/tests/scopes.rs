@@ -148,6 +148,8 @@ async fn each_scope_narrows_every_role_to_exactly_what_it_names(app: TestApp) {
             // Operations answering with tokens need the token type named with them.
             let scope = if *operation == "revokeToken" {
                 format!("{operation} AccessToken:read")
+            } else if operation.ends_with("Referral") {
+                format!("{operation} Referral:read")
             } else {
                 operation.to_string()
             };
@@ -158,10 +160,17 @@ async fn each_scope_narrows_every_role_to_exactly_what_it_names(app: TestApp) {
                 roots.contains(&operation.to_string()),
                 "{role_name} scoped to {operation} lacks it"
             );
-            let allowed: BTreeSet<String> = ["viewer", operation, "accessTokens", "accessToken"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+            let allowed: BTreeSet<String> = [
+                "viewer",
+                operation,
+                "accessTokens",
+                "accessToken",
+                "referrals",
+                "referral",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
             for root in roots {
                 assert!(
                     allowed.contains(root),

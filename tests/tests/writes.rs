@@ -74,7 +74,16 @@ async fn mutation_inputs_are_exactly_the_writable_fields(app: TestApp) {
                 expected_mutations.insert(format!("update{}", def.name));
             }
         }
-        for op in ["revokeToken", "revokeTokensOfAgency", "issueToken"] {
+        for op in [
+            "revokeToken",
+            "revokeTokensOfAgency",
+            "issueToken",
+            "createReferral",
+            "acceptReferral",
+            "declineReferral",
+            "closeReferral",
+            "extendReferral",
+        ] {
             if role.operations.contains(op) {
                 expected_mutations.insert(op.to_owned());
             }

@@ -1,0 +1,22 @@
+//! `referrals.note` (the sender's note) and `referrals.reason` (why it was declined or
+//! closed): stored with the referral for its parties, never written into the audit chain.
+//!
+//! Explicit DDL, frozen: this migration never changes with the entities.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crate::add_optional_column(manager, "referrals", "note").await?;
+        crate::add_optional_column(manager, "referrals", "reason").await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crate::drop_column(manager, "referrals", "reason").await?;
+        crate::drop_column(manager, "referrals", "note").await
+    }
+}
