@@ -1028,6 +1028,8 @@ fn build() -> Catalogue {
                 opt("consentDate", "consent_date", Date),
                 col("status", "status", Enum("ReferralStatus")),
                 opt("expiresAt", "expires_at", DateTime),
+                opt("note", "note", String),
+                opt("reason", "reason", String),
             ]),
         },
     ];

@@ -501,7 +501,7 @@ pub fn referral_fields(
                 )
                 .field(
                     InputValue::new("note", TypeRef::named(TypeRef::STRING))
-                        .description("Stored with the referral; never in the audit log."),
+                        .description("Read by the two parties only; never in the audit log."),
                 ),
         );
         fields.push(

@@ -529,7 +529,100 @@ async fn bad_referrals_are_refused_and_tell_nothing(app: TestApp) {
     }
 }
 
+/// For every receiving role: an accepted referral opens exactly its one person, closing it
+/// closes exactly that, and the parties read the note and the reason.
+async fn a_referral_opens_one_person_for_every_receiver(app: TestApp) {
+    let unhcr = app.token("unhcr");
+    let all = raw_ids(&app, "SELECT id FROM persons ORDER BY id").await;
+    let registered = raw_ids(
+        &app,
+        "SELECT p.id FROM persons p WHERE EXISTS (SELECT 1 FROM unhcr_registrations r WHERE r.person_id = p.id) ORDER BY p.id",
+    )
+    .await;
+    for (role, agency, purpose) in [
+        ("municipality", "PEMKOT-JKP", "CIVIL_REGISTRATION"),
+        ("iom", "IOM-JKT", "HEALTH"),
+        ("police", "POLRES-JKP", "DOCUMENT_VERIFICATION"),
+    ] {
+        let receiver = app.token(role);
+        let before = visible(&app, &receiver, &all).await;
+        let person = registered
+            .iter()
+            .rev()
+            .find(|p| !before.contains(p))
+            .unwrap_or_else(|| panic!("{role}: a registered person it cannot see"))
+            .clone();
+        let created = app
+            .query_vars(&unhcr, CREATE, referral(&person, agency, purpose, 20))
+            .await;
+        assert_eq!(created.status, 200, "{role}: {}", created.body);
+        let id = created.data()["createReferral"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let note = app
+            .query(
+                &receiver,
+                &format!(r#"{{ referral(id: "{id}") {{ note }} }}"#),
+            )
+            .await;
+        assert_eq!(
+            note.data()["referral"]["note"],
+            "family of five, no shelter",
+            "{role}"
+        );
+        let accepted = transition(&app, &receiver, &format!(r#"acceptReferral(id: "{id}")"#)).await;
+        assert_eq!(
+            accepted.data()["acceptReferral"]["status"],
+            "ACCEPTED",
+            "{role}: {}",
+            accepted.body
+        );
+        let mut after = visible(&app, &receiver, &all).await;
+        after.sort();
+        let mut expected = before.clone();
+        expected.push(person.clone());
+        expected.sort();
+        assert_eq!(
+            after, expected,
+            "{role}: the referral opens exactly its person"
+        );
+        let closed = transition(
+            &app,
+            &receiver,
+            &format!(r#"closeReferral(id: "{id}", reason: "done here")"#),
+        )
+        .await;
+        assert_eq!(closed.data()["closeReferral"]["status"], "CLOSED", "{role}");
+        let mut again = visible(&app, &receiver, &all).await;
+        again.sort();
+        let mut before_sorted = before.clone();
+        before_sorted.sort();
+        assert_eq!(again, before_sorted, "{role}: closing closes exactly that");
+        let reason = app
+            .query(
+                &unhcr,
+                &format!(r#"{{ referral(id: "{id}") {{ reason }} }}"#),
+            )
+            .await;
+        assert_eq!(
+            reason.data()["referral"]["reason"],
+            "done here",
+            "the sender reads why"
+        );
+        // A third agency sees nothing of it.
+        let third = app
+            .query(
+                &app.token("immigration"),
+                &format!(r#"{{ referral(id: "{id}") {{ id note }} }}"#),
+            )
+            .await;
+        assert_eq!(third.data()["referral"], Value::Null, "{role}");
+    }
+}
+
 on_both_databases!(
+    a_referral_opens_one_person_for_every_receiver,
     access_follows_the_referral,
     every_transition_is_audited_without_its_reason,
     bad_referrals_are_refused_and_tell_nothing,
