@@ -1042,7 +1042,10 @@ pub fn build_schema(
     let (referral_fields, referral_inputs) =
         crate::referrals::referral_fields(&role.operations, role.referral_purposes.clone());
     let issues = role.operations.contains("issueToken");
-    let writes = role.types.values().any(|v| v.create || v.update)
+    let writes = role
+        .types
+        .values()
+        .any(|v| v.create || v.update || !v.links.is_empty())
         || !revocations.is_empty()
         || !referral_fields.is_empty()
         || issues;
@@ -1213,7 +1216,7 @@ pub fn build_schema(
         }
         for view in role.types.values() {
             let (fields, inputs) = crate::mutation::mutation_fields(view);
-            for field in fields {
+            for field in fields.into_iter().chain(crate::mutation::link_fields(view)) {
                 mutation = mutation.field(field);
             }
             for input in inputs {

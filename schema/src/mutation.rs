@@ -1,4 +1,5 @@
-//! Writes: `create{Type}` and `update{Type}` for the W cells of a role.
+//! Writes: `create{Type}` and `update{Type}` for the W cells of a role, and
+//! `add{Type}{Field}`/`remove{Type}{Field}` for the W cells on to-many links.
 //!
 //! Inputs offer only the role's writable fields. Every write runs in a transaction that also
 //! checks the role's row filter: an update touches only rows the role may see, and a created or
@@ -626,4 +627,214 @@ pub fn issue_token_field() -> (Field, InputObject, async_graphql::dynamic::Objec
             },
         ));
     (field, input, object)
+}
+
+/// Most links one call may add or remove.
+const MAX_LINKS: usize = 100;
+
+/// `involvedPersons` → `InvolvedPersons`.
+fn capitalized(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+/// The argument naming a link's targets: `personIds`, `agencyIds`.
+fn target_ids_argument(target: &str) -> String {
+    let mut chars = target.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str() + "Ids")
+        .unwrap_or_default()
+}
+
+/// `add{Type}{Field}` and `remove{Type}{Field}` for the to-many links a role may write
+/// (`Incident.involvedPersons`, `Meeting.participants`): the parent must be a row the role may
+/// see, and so must every target; each link added or removed is audited in the transaction.
+pub fn link_fields(view: &TypeView) -> Vec<Field> {
+    let type_name = view.def.name;
+    let mut fields = Vec::new();
+    for def in &view.links {
+        let FieldKind::Relation {
+            target,
+            join: Join::Through { .. },
+            ..
+        } = def.kind
+        else {
+            continue;
+        };
+        let field_name = def.name;
+        let ids = target_ids_argument(target);
+        for add in [true, false] {
+            let ids_arg = ids.clone();
+            let name = format!(
+                "{}{type_name}{}",
+                if add { "add" } else { "remove" },
+                capitalized(field_name)
+            );
+            fields.push(
+                Field::new(name, TypeRef::named_nn(type_name), move |ctx| {
+                    let ids_arg = ids_arg.clone();
+                    FieldFuture::new(async move {
+                        let engine = engine(&ctx)?;
+                        let id = ctx.args.try_get("id")?.string()?.to_owned();
+                        let mut targets = Vec::new();
+                        for v in ctx.args.try_get(&ids_arg)?.list()?.iter() {
+                            targets.push(v.string()?.to_owned());
+                        }
+                        let row = link(&engine, type_name, field_name, &id, &targets, add)
+                            .await
+                            .map_err(|e| e.to_graphql(&engine.request_id))?;
+                        Ok(Some(FieldValue::owned_any(row)))
+                    })
+                })
+                .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))
+                .argument(InputValue::new(&ids, TypeRef::named_nn_list_nn(TypeRef::ID)))
+                .description(if add {
+                    format!("Adds {target} rows you may see to `{field_name}` of a {type_name} you may see (at most {MAX_LINKS}).")
+                } else {
+                    format!("Removes {target} rows from `{field_name}` of a {type_name} you may see.")
+                }),
+            );
+        }
+    }
+    fields
+}
+
+async fn link(
+    engine: &Engine,
+    type_name: &'static str,
+    field_name: &'static str,
+    id: &str,
+    targets: &[String],
+    add: bool,
+) -> Result<Row, QueryError> {
+    let view = engine.view(type_name)?;
+    let Some(FieldKind::Relation {
+        target,
+        join:
+            Join::Through {
+                table,
+                parent_column,
+                target_column,
+            },
+        ..
+    }) = view
+        .links
+        .iter()
+        .find(|f| f.name == field_name)
+        .map(|f| f.kind)
+    else {
+        return Err(QueryError::Internal(format!(
+            "no link {type_name}.{field_name}"
+        )));
+    };
+    if targets.len() > MAX_LINKS {
+        return Err(QueryError::BadInput(format!(
+            "at most {MAX_LINKS} links per call"
+        )));
+    }
+    let txn = engine.db.begin().await?;
+    let backend = txn.get_database_backend();
+    if count_visible(engine, &txn, type_name, id).await? == 0 {
+        return Err(QueryError::NotFound(format!(
+            "no {type_name} with id `{id}`"
+        )));
+    }
+    let now = Utc::now();
+    let mut changed = Vec::new();
+    for target_id in targets {
+        if changed.contains(target_id) {
+            continue;
+        }
+        // A link to a row outside the caller's access would reveal or forge one.
+        if count_visible(engine, &txn, target, target_id).await? == 0 {
+            return Err(QueryError::BadInput(format!(
+                "no {target} with id `{target_id}`"
+            )));
+        }
+        let mut existing = Sql::new(format!(
+            "SELECT COUNT(*) AS n FROM {table} WHERE {parent_column} = "
+        ));
+        existing
+            .bind(id.to_owned())
+            .push(&format!(" AND {target_column} = "))
+            .bind(target_id.clone());
+        engine.count_statement();
+        let linked = match txn
+            .query_one_raw(existing.checked_statement(backend)?)
+            .await?
+        {
+            Some(row) => row.try_get_by::<i64, _>("n")? > 0,
+            None => false,
+        };
+        let statement = match (add, linked) {
+            (true, false) => {
+                let mut insert = Sql::new(format!(
+                    "INSERT INTO {table} (id, {parent_column}, {target_column}, created_at, updated_at) VALUES ("
+                ));
+                insert
+                    .bind(uuid::Uuid::new_v4().to_string())
+                    .push(", ")
+                    .bind(id.to_owned())
+                    .push(", ")
+                    .bind(target_id.clone())
+                    .push(", ")
+                    .bind(now)
+                    .push(", ")
+                    .bind(now)
+                    .push(")");
+                insert
+            }
+            (false, true) => {
+                let mut delete = Sql::new(format!("DELETE FROM {table} WHERE {parent_column} = "));
+                delete
+                    .bind(id.to_owned())
+                    .push(&format!(" AND {target_column} = "))
+                    .bind(target_id.clone());
+                delete
+            }
+            // Already as asked: nothing to write.
+            _ => continue,
+        };
+        engine.count_statement();
+        txn.execute_raw(statement.checked_statement(backend)?)
+            .await?;
+        changed.push(target_id.clone());
+    }
+    if !changed.is_empty() {
+        let mut touch = Sql::new(format!("UPDATE {} SET updated_at = ", view.def.table));
+        touch.bind(now).push(" WHERE id = ").bind(id.to_owned());
+        engine.count_statement();
+        txn.execute_raw(touch.checked_statement(backend)?).await?;
+    }
+    if let Some(audit) = &engine.write_audit {
+        for target_id in &changed {
+            audit
+                .record(
+                    &txn,
+                    crate::audit::WriteEvent {
+                        action: "update",
+                        type_name,
+                        row_id: id.to_owned(),
+                        fields: vec![format!("{type_name}.{field_name}")],
+                        person_id: (target == "Person").then(|| target_id.clone()),
+                    },
+                )
+                .await
+                .map_err(QueryError::AuditUnavailable)?;
+        }
+    }
+    txn.commit().await?;
+    let mut condition = Sql::new("t.id = ");
+    condition.bind(id.to_owned());
+    engine
+        .fetch(type_name, None, None, condition, Sql::default())
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, row)| row)
+        .ok_or_else(|| QueryError::Internal("a linked row vanished".into()))
 }

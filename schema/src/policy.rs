@@ -179,6 +179,9 @@ pub struct TypeView {
     pub fields: Vec<FieldView>,
     /// Fields the role may set, in catalogue order.
     pub writable: Vec<&'static FieldDef>,
+    /// To-many links the role may add to and remove from (`add{Type}{Field}`,
+    /// `remove{Type}{Field}`): W cells on relations through a link table.
+    pub links: Vec<&'static FieldDef>,
     pub create: bool,
     pub update: bool,
 }
@@ -263,11 +266,12 @@ impl RoleView {
                     view.create = false;
                     view.update = false;
                     view.writable.clear();
+                    view.links.clear();
                 }
                 // `Type` and `Type:read` together: the wider one.
-                let wider = types
-                    .get(view.def.name)
-                    .is_none_or(|kept| kept.writable.len() < view.writable.len());
+                let wider = types.get(view.def.name).is_none_or(|kept| {
+                    kept.writable.len() + kept.links.len() < view.writable.len() + view.links.len()
+                });
                 if wider {
                     types.insert(view.def.name, view);
                 }
@@ -297,6 +301,7 @@ impl RoleView {
         for view in types.values_mut() {
             view.fields.retain(|f| reachable(&f.def.kind));
             view.writable.retain(|f| reachable(&f.kind));
+            view.links.retain(|f| reachable(&f.kind));
         }
         Ok(RoleView {
             name: self.name.clone(),
@@ -474,22 +479,31 @@ impl Policy {
                     }
                 }
                 let mut writable: Vec<&'static FieldDef> = Vec::new();
+                let mut links: Vec<&'static FieldDef> = Vec::new();
                 for item in &type_file.write {
                     let name = item.get_ref();
                     let field = field_of(item)?;
-                    let settable = matches!(
+                    let link = matches!(
                         field.kind,
-                        FieldKind::Column { .. }
-                            | FieldKind::Relation {
-                                join: crate::catalogue::Join::Forward { .. },
-                                ..
-                            }
-                    ) && !["id", "createdAt", "updatedAt"].contains(&field.name);
+                        FieldKind::Relation {
+                            join: crate::catalogue::Join::Through { .. },
+                            ..
+                        }
+                    );
+                    let settable = link
+                        || matches!(
+                            field.kind,
+                            FieldKind::Column { .. }
+                                | FieldKind::Relation {
+                                    join: crate::catalogue::Join::Forward { .. },
+                                    ..
+                                }
+                        ) && !["id", "createdAt", "updatedAt"].contains(&field.name);
                     if !settable {
                         return Err(err(
                             item.span(),
                             format!(
-                                "{role_name}.{type_name}: `{name}` cannot be written (only columns and forward relations can)"
+                                "{role_name}.{type_name}: `{name}` cannot be written (only columns, forward relations and links can)"
                             ),
                         ));
                     }
@@ -505,9 +519,14 @@ impl Policy {
                             ),
                         ));
                     }
-                    writable.push(field);
+                    if link {
+                        links.push(field);
+                    } else {
+                        writable.push(field);
+                    }
                 }
                 writable.sort_by_key(|f| def.fields.iter().position(|d| d.name == f.name));
+                links.sort_by_key(|f| def.fields.iter().position(|d| d.name == f.name));
                 let [create, update] = flags(
                     &type_file.mutations,
                     ["create", "update"],
@@ -563,6 +582,7 @@ impl Policy {
                             get,
                             fields,
                             writable,
+                            links,
                             create,
                             update,
                         },

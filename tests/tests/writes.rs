@@ -7,7 +7,7 @@ use entities::{person, shelter};
 use pora_tests::{TestApp, on_both_databases};
 use schema::catalogue::{CATALOGUE, FieldKind};
 use schema::policy::{Policy, ROLES};
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
 use serde_json::{Value, json};
 
 fn names(list: &Value) -> BTreeSet<String> {
@@ -72,6 +72,13 @@ async fn mutation_inputs_are_exactly_the_writable_fields(app: TestApp) {
             if let Some(fields) = update_input {
                 assert_eq!(fields, writable, "{role_name}: {}UpdateInput", def.name);
                 expected_mutations.insert(format!("update{}", def.name));
+            }
+            // Links the role writes: added and removed by their own mutations.
+            for link in view.map(|v| v.links.clone()).unwrap_or_default() {
+                let mut chars = link.name.chars();
+                let field = chars.next().unwrap().to_ascii_uppercase().to_string() + chars.as_str();
+                expected_mutations.insert(format!("add{}{field}", def.name));
+                expected_mutations.insert(format!("remove{}{field}", def.name));
             }
         }
         for op in [
@@ -376,7 +383,147 @@ async fn a_write_and_its_audit_event_commit_together(app: TestApp) {
     ));
 }
 
+async fn links_are_written_between_rows_the_writer_may_see(app: TestApp) {
+    let police = app.token("police");
+    let create = "mutation($input: IncidentCreateInput!) { createIncident(input: $input) { id } }";
+    let created = app
+        .query_vars(&police, create, json!({ "input": { "kind": "GATHERING", "occurredAt": "2026-11-20T08:00:00Z", "region": "31.71.04.1001", "headcount": 3 } }))
+        .await;
+    let incident = created.data()["createIncident"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A person police may see (involved in an incident of its jurisdiction).
+    let seen = app
+        .query(
+            &police,
+            "{ incidents(first: 50) { nodes { involvedPersons { id } } } }",
+        )
+        .await;
+    let person = seen.data()["incidents"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|n| n["involvedPersons"].as_array().unwrap().clone())
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .next()
+        .expect("a person police sees");
+    let add = |ids: Value| {
+        format!(
+            "mutation {{ addIncidentInvolvedPersons(id: \"{incident}\", personIds: {ids}) {{ id involvedPersons {{ id }} }} }}"
+        )
+    };
+    let reply = app.query(&police, &add(json!([person, person]))).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let involved = &reply.data()["addIncidentInvolvedPersons"]["involvedPersons"];
+    assert_eq!(involved, &json!([{ "id": person }]), "added once");
+    let events = app.write_events(&reply.request_id).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].fields_written.as_deref(),
+        Some("[\"Incident.involvedPersons\"]")
+    );
+    assert_eq!(events[0].person_ids, json!([person]).to_string());
+    // A person police may not see answers like one that does not exist.
+    let hidden: String = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT p.id FROM persons p WHERE NOT EXISTS (SELECT 1 FROM incident_persons i WHERE i.person_id = p.id) \
+             AND NOT EXISTS (SELECT 1 FROM referrals f WHERE f.person_id = p.id) ORDER BY p.id LIMIT 1"
+                .to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by("id")
+        .unwrap();
+    let refused = app.query(&police, &add(json!([hidden]))).await;
+    let unknown = app
+        .query(
+            &police,
+            &add(json!(["00000000-0000-0000-0000-000000000000"])),
+        )
+        .await;
+    assert_eq!(refused.code(), Some("BAD_USER_INPUT"), "{}", refused.body);
+    assert_eq!(
+        refused.message().replace(&hidden, "X"),
+        unknown
+            .message()
+            .replace("00000000-0000-0000-0000-000000000000", "X")
+    );
+    // An incident outside police's jurisdiction answers like one that does not exist.
+    let outside: String = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT id FROM incidents WHERE region NOT LIKE '31.71%' ORDER BY id LIMIT 1"
+                .to_owned(),
+        ))
+        .await
+        .unwrap()
+        .map(|r| r.try_get_by("id").unwrap())
+        .unwrap_or_else(|| "11111111-1111-1111-1111-111111111111".to_owned());
+    let reply = app
+        .query(&police, &format!("mutation {{ addIncidentInvolvedPersons(id: \"{outside}\", personIds: [\"{person}\"]) {{ id }} }}"))
+        .await;
+    assert_eq!(reply.code(), Some("NOT_FOUND"), "{}", reply.body);
+    let too_many: Vec<String> = (0..101).map(|i| format!("id-{i}")).collect();
+    let reply = app.query(&police, &add(json!(too_many))).await;
+    assert_eq!(reply.code(), Some("BAD_USER_INPUT"));
+    // Removed again; a role without the W cell has no such mutation.
+    let reply = app
+        .query(&police, &format!("mutation {{ removeIncidentInvolvedPersons(id: \"{incident}\", personIds: [\"{person}\"]) {{ involvedPersons {{ id }} }} }}"))
+        .await;
+    assert_eq!(
+        reply.data()["removeIncidentInvolvedPersons"]["involvedPersons"],
+        json!([])
+    );
+    let reply = app
+        .query(&app.token("unhcr"), &format!("mutation {{ addIncidentInvolvedPersons(id: \"{incident}\", personIds: [\"{person}\"]) {{ id }} }}"))
+        .await;
+    assert_eq!(
+        reply.status, 400,
+        "unhcr reads involvedPersons, but may not write them"
+    );
+    // Meeting participants, by the municipality.
+    let municipality = app.token("municipality");
+    let meeting = app
+        .query(
+            &municipality,
+            "{ meetings(first: 1) { nodes { id participants { id } } } }",
+        )
+        .await;
+    let node = &meeting.data()["meetings"]["nodes"][0];
+    let meeting_id = node["id"].as_str().unwrap().to_owned();
+    let agencies = app
+        .query(&municipality, "{ agencies(first: 50) { nodes { id } } }")
+        .await;
+    let current: Vec<Value> = node["participants"].as_array().unwrap().clone();
+    let newcomer = agencies.data()["agencies"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| !current.contains(a))
+        .expect("an agency not yet taking part")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = app
+        .query(&municipality, &format!("mutation {{ addMeetingParticipants(id: \"{meeting_id}\", agencyIds: [\"{newcomer}\"]) {{ participants {{ id }} }} }}"))
+        .await;
+    assert!(
+        reply.data()["addMeetingParticipants"]["participants"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "id": newcomer })),
+        "{}",
+        reply.body
+    );
+}
+
 on_both_databases!(
+    links_are_written_between_rows_the_writer_may_see,
     a_write_and_its_audit_event_commit_together,
     mutation_inputs_are_exactly_the_writable_fields,
     a_field_that_is_not_writable_is_refused_like_an_unknown_one,
