@@ -1041,6 +1041,7 @@ pub fn build_schema(
     let revocations = crate::mutation::revocation_fields(&role.operations);
     let (referral_fields, referral_inputs) =
         crate::referrals::referral_fields(&role.operations, role.referral_purposes.clone());
+    let action_items = crate::action_items::action_item_fields(&role.operations);
     let issues = role.operations.contains("issueToken");
     let writes = role
         .types
@@ -1048,6 +1049,7 @@ pub fn build_schema(
         .any(|v| v.create || v.update || !v.links.is_empty())
         || !revocations.is_empty()
         || !referral_fields.is_empty()
+        || !action_items.is_empty()
         || issues;
     let mut builder = Schema::build("Query", writes.then_some("Mutation"), None)
         .disable_suggestions()
@@ -1208,7 +1210,7 @@ pub fn build_schema(
         for field in revocations {
             mutation = mutation.field(field);
         }
-        for field in referral_fields {
+        for field in referral_fields.into_iter().chain(action_items) {
             mutation = mutation.field(field);
         }
         for input in referral_inputs {

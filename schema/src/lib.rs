@@ -5,6 +5,7 @@
 //! resolvers run through `engine` (SQL with the role's `rows` filters, batched relations).
 //! Never imports actix: everything here is testable in-process.
 
+pub mod action_items;
 pub mod audit;
 pub mod builder;
 pub mod catalogue;

@@ -70,6 +70,7 @@ pub const OPERATIONS: &[&str] = &[
     "declineReferral",
     "closeReferral",
     "extendReferral",
+    "completeActionItem",
 ];
 
 /// A policy that does not fit the catalogue, with the line of the offending entry.
@@ -222,6 +223,7 @@ const OPERATION_TYPES: &[(&str, &str)] = &[
     ("declineReferral", "Referral"),
     ("closeReferral", "Referral"),
     ("extendReferral", "Referral"),
+    ("completeActionItem", "ActionItem"),
 ];
 
 /// Operations no narrowed token may have: issuing tokens from a narrowed token would mint

@@ -150,6 +150,8 @@ async fn each_scope_narrows_every_role_to_exactly_what_it_names(app: TestApp) {
                 format!("{operation} AccessToken:read")
             } else if operation.ends_with("Referral") {
                 format!("{operation} Referral:read")
+            } else if *operation == "completeActionItem" {
+                format!("{operation} ActionItem:read")
             } else {
                 operation.to_string()
             };
@@ -167,6 +169,8 @@ async fn each_scope_narrows_every_role_to_exactly_what_it_names(app: TestApp) {
                 "accessToken",
                 "referrals",
                 "referral",
+                "actionItems",
+                "actionItem",
             ]
             .iter()
             .map(|s| s.to_string())

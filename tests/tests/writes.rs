@@ -90,6 +90,7 @@ async fn mutation_inputs_are_exactly_the_writable_fields(app: TestApp) {
             "declineReferral",
             "closeReferral",
             "extendReferral",
+            "completeActionItem",
         ] {
             if role.operations.contains(op) {
                 expected_mutations.insert(op.to_owned());
@@ -522,7 +523,80 @@ async fn links_are_written_between_rows_the_writer_may_see(app: TestApp) {
     );
 }
 
+async fn action_items_are_completed_by_the_agency_assigned(app: TestApp) {
+    let municipality = app.token("municipality");
+    let iom = app.token("iom");
+    let meetings = app
+        .query(&municipality, "{ meetings(first: 1) { nodes { id } } }")
+        .await;
+    let meeting = meetings.data()["meetings"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agencies = app
+        .query(
+            &municipality,
+            "{ agencies(first: 50) { nodes { id code } } }",
+        )
+        .await;
+    let iom_id = agencies.data()["agencies"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["code"] == "IOM-JKT")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // IOM sees a meeting's items when it takes part.
+    let added = app
+        .query(&municipality, &format!("mutation {{ addMeetingParticipants(id: \"{meeting}\", agencyIds: [\"{iom_id}\"]) {{ id }} }}"))
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    let created = app
+        .query_vars(
+            &municipality,
+            "mutation($input: ActionItemCreateInput!) { createActionItem(input: $input) { id status } }",
+            json!({ "input": { "meetingId": meeting, "agencyId": iom_id, "description": "health screening", "dueOn": "2026-12-15", "status": "OPEN" } }),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let item = created.data()["createActionItem"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let complete = |token: &str, id: &str| {
+        let query = format!("mutation {{ completeActionItem(id: \"{id}\") {{ id status }} }}");
+        let token = token.to_owned();
+        let app = &app;
+        async move { app.query(&token, &query).await }
+    };
+    // Not the assignee: the same answer as an unknown item.
+    let by_other = complete(&municipality, &item).await;
+    let unknown = complete(&municipality, "00000000-0000-0000-0000-000000000000").await;
+    assert_eq!(by_other.code(), Some("FORBIDDEN"), "{}", by_other.body);
+    assert_eq!(
+        by_other.message().replace(&item, "X"),
+        unknown
+            .message()
+            .replace("00000000-0000-0000-0000-000000000000", "X")
+    );
+    let done = complete(&iom, &item).await;
+    assert_eq!(
+        done.data()["completeActionItem"]["status"],
+        "DONE",
+        "{}",
+        done.body
+    );
+    let events = app.write_events(&done.request_id).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].agency.as_deref(), Some("IOM-JKT"));
+    let again = complete(&iom, &item).await;
+    assert_eq!(again.code(), Some("CONFLICT"), "{}", again.body);
+}
+
 on_both_databases!(
+    action_items_are_completed_by_the_agency_assigned,
     links_are_written_between_rows_the_writer_may_see,
     a_write_and_its_audit_event_commit_together,
     mutation_inputs_are_exactly_the_writable_fields,
