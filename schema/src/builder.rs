@@ -1042,6 +1042,7 @@ pub fn build_schema(
     let (referral_fields, referral_inputs) =
         crate::referrals::referral_fields(&role.operations, role.referral_purposes.clone());
     let action_items = crate::action_items::action_item_fields(&role.operations);
+    let registration = crate::mutation::register_person_field(role);
     let issues = role.operations.contains("issueToken");
     let writes = role
         .types
@@ -1050,6 +1051,7 @@ pub fn build_schema(
         || !revocations.is_empty()
         || !referral_fields.is_empty()
         || !action_items.is_empty()
+        || registration.is_some()
         || issues;
     let mut builder = Schema::build("Query", writes.then_some("Mutation"), None)
         .disable_suggestions()
@@ -1212,6 +1214,12 @@ pub fn build_schema(
         }
         for field in referral_fields.into_iter().chain(action_items) {
             mutation = mutation.field(field);
+        }
+        if let Some((field, inputs)) = registration {
+            mutation = mutation.field(field);
+            for input in inputs {
+                builder = builder.register(input);
+            }
         }
         for input in referral_inputs {
             builder = builder.register(input);

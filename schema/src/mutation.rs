@@ -193,22 +193,29 @@ async fn count_visible(
     })
 }
 
-/// Creates (`id` None) or updates a row of `type_name` from `input`; returns it as the role
-/// reads it.
-async fn write(
-    engine: &Engine,
-    type_name: &'static str,
-    id: Option<String>,
+/// What an input sets: column values, the rows its relations name, and the coordinates written.
+struct Assignments {
+    values: Vec<(&'static str, Value)>,
+    references: Vec<(&'static str, String)>,
+    written: Vec<String>,
+}
+
+/// Reads `input` against the writable fields of `view` (but those named in `skip`, which the
+/// operation sets itself). A new row starts with empty lists.
+fn assignments(
+    view: &TypeView,
     input: &GqlValue,
-) -> Result<Row, QueryError> {
-    let view = engine.view(type_name)?;
+    creating: bool,
+    skip: &[&str],
+) -> Result<Assignments, QueryError> {
+    let type_name = view.def.name;
     let GqlValue::Object(entries) = input else {
         return Err(QueryError::BadInput("`input` must be an object".into()));
     };
     let mut assignments: Vec<(&'static str, Value)> = Vec::new();
     let mut references: Vec<(&'static str, String)> = Vec::new();
     let mut written: Vec<String> = Vec::new();
-    for f in &view.writable {
+    for f in view.writable.iter().filter(|f| !skip.contains(&f.name)) {
         let name = input_name(f);
         let (column, kind, nullable) = target_column(view, f);
         if let Some(value) = entries.get(name.as_str()) {
@@ -222,7 +229,7 @@ async fn write(
             assignments.push((column, v));
         }
     }
-    if id.is_none() {
+    if creating {
         // Lists are never null: a new row starts with empty ones, written by the role or not.
         for f in &view.def.fields {
             if let FieldKind::Column {
@@ -237,46 +244,83 @@ async fn write(
             }
         }
     }
+    Ok(Assignments {
+        values: assignments,
+        references,
+        written,
+    })
+}
+
+/// Every row a write's relations name must be one the caller may see: otherwise writing it
+/// would reveal (or forge a link to) a row outside the caller's access.
+async fn check_references(
+    engine: &Engine,
+    txn: &DatabaseTransaction,
+    references: &[(&'static str, String)],
+) -> Result<(), QueryError> {
+    for (target, target_id) in references {
+        if count_visible(engine, txn, target, target_id).await? == 0 {
+            return Err(QueryError::BadInput(format!(
+                "no {target} with id `{target_id}`"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Inserts a row of `table` with `values`; returns its new id.
+async fn insert_row(
+    engine: &Engine,
+    txn: &DatabaseTransaction,
+    table: &str,
+    values: Vec<(&'static str, Value)>,
+) -> Result<String, QueryError> {
+    let now = Utc::now();
+    let new_id = uuid::Uuid::new_v4().to_string();
+    let mut sql = Sql::new(format!("INSERT INTO {table} (id, created_at, updated_at"));
+    for (column, _) in &values {
+        sql.push(&format!(", {column}"));
+    }
+    sql.push(") VALUES (")
+        .bind(new_id.clone())
+        .push(", ")
+        .bind(now)
+        .push(", ")
+        .bind(now);
+    for (_, value) in values {
+        sql.push(", ").bind(value);
+    }
+    sql.push(")");
+    engine.count_statement();
+    let backend = txn.get_database_backend();
+    txn.execute_raw(sql.checked_statement(backend)?).await?;
+    Ok(new_id)
+}
+
+/// Creates (`id` None) or updates a row of `type_name` from `input`; returns it as the role
+/// reads it.
+async fn write(
+    engine: &Engine,
+    type_name: &'static str,
+    id: Option<String>,
+    input: &GqlValue,
+) -> Result<Row, QueryError> {
+    let view = engine.view(type_name)?;
+    let Assignments {
+        values: assignments,
+        references,
+        written,
+    } = assignments(view, input, id.is_none(), &[])?;
     if id.is_some() && assignments.is_empty() {
         return Err(QueryError::BadInput("`input` sets no field".into()));
     }
     let now = Utc::now();
     let txn = engine.db.begin().await?;
     let backend = txn.get_database_backend();
-    // A reference must name a row the caller may see: otherwise writing it would reveal
-    // (or forge a link to) a row outside the caller's access.
-    for (target, target_id) in &references {
-        if count_visible(engine, &txn, target, target_id).await? == 0 {
-            return Err(QueryError::BadInput(format!(
-                "no {target} with id `{target_id}`"
-            )));
-        }
-    }
+    check_references(engine, &txn, &references).await?;
     let table = view.def.table;
     let row_id = match &id {
-        None => {
-            let new_id = uuid::Uuid::new_v4().to_string();
-            let mut sql = Sql::new(format!("INSERT INTO {table} (id, created_at, updated_at"));
-            for (column, _) in &assignments {
-                sql.push(&format!(", {column}"));
-            }
-            sql.push(") VALUES (")
-                .bind(new_id.clone())
-                .push(", ")
-                .bind(now)
-                .push(", ")
-                .bind(now);
-            for (_, value) in assignments {
-                sql.push(", ").bind(value);
-            }
-            sql.push(")");
-            if let Some(reason) = sql.unstorable() {
-                return Err(QueryError::BadInput(reason.to_owned()));
-            }
-            engine.count_statement();
-            txn.execute_raw(sql.statement(backend)).await?;
-            new_id
-        }
+        None => insert_row(engine, &txn, table, assignments).await?,
         Some(existing) => {
             let mut sql = Sql::new(format!("UPDATE {table} SET updated_at = "));
             sql.bind(now);
@@ -837,4 +881,200 @@ async fn link(
         .next()
         .map(|(_, row)| row)
         .ok_or_else(|| QueryError::Internal("a linked row vanished".into()))
+}
+
+/// The input of `registerPerson`'s part for `view`: its writable fields but `skip`, required
+/// where the column is.
+fn register_input(view: &TypeView, name: &str, skip: &[&str]) -> InputObject {
+    let mut input = InputObject::new(name);
+    for f in view.writable.iter().filter(|f| !skip.contains(&f.name)) {
+        let (_, kind, nullable) = target_column(view, f);
+        input = input.field(InputValue::new(
+            input_name(f),
+            value_type(kind, nullable || kind.is_list()),
+        ));
+    }
+    input
+}
+
+/// `registerPerson(input: {person, registration, caseId | case})`: UNHCR registers a new person
+/// with their registration, in an existing case (household) or a new one whose focal person
+/// they are, in one transaction (a person UNHCR creates is visible to it only once
+/// registered). Every row is audited in that transaction.
+pub fn register_person_field(role: &crate::policy::RoleView) -> Option<(Field, Vec<InputObject>)> {
+    if !role.operations.contains("registerPerson") {
+        return None;
+    }
+    let (person, registration, case) = (
+        role.types.get("Person")?,
+        role.types.get("UnhcrRegistration")?,
+        role.types.get("Case")?,
+    );
+    let inputs = vec![
+        register_input(person, "RegisterPersonFields", &["case"]),
+        register_input(registration, "RegisterRegistrationFields", &["person"]),
+        register_input(case, "RegisterCaseFields", &["focalPerson"]),
+        InputObject::new("RegisterPersonInput")
+            .field(InputValue::new(
+                "person",
+                TypeRef::named_nn("RegisterPersonFields"),
+            ))
+            .field(InputValue::new(
+                "registration",
+                TypeRef::named_nn("RegisterRegistrationFields"),
+            ))
+            .field(
+                InputValue::new("caseId", TypeRef::named(TypeRef::ID))
+                    .description("An existing case (household) the person joins."),
+            )
+            .field(
+                InputValue::new("case", TypeRef::named("RegisterCaseFields"))
+                    .description("A new case, with the person as its focal person."),
+            ),
+    ];
+    let field = Field::new("registerPerson", TypeRef::named_nn("Person"), |ctx| {
+        FieldFuture::new(async move {
+            let engine = engine(&ctx)?;
+            let input = ctx.args.try_get("input")?.as_value().clone();
+            register(&engine, &input)
+                .await
+                .map(|row| Some(FieldValue::owned_any(row)))
+                .map_err(|e| e.to_graphql(&engine.request_id))
+        })
+    })
+    .argument(InputValue::new("input", TypeRef::named_nn("RegisterPersonInput")))
+    .description("Registers a new person with their UNHCR registration, in an existing case or a new one, in one transaction.");
+    Some((field, inputs))
+}
+
+async fn register(engine: &Engine, input: &GqlValue) -> Result<Row, QueryError> {
+    let GqlValue::Object(parts) = input else {
+        return Err(QueryError::BadInput("`input` must be an object".into()));
+    };
+    let part = |name: &str| parts.get(name).filter(|v| !matches!(v, GqlValue::Null));
+    let case_id = match part("caseId") {
+        Some(GqlValue::String(id)) => Some(id.clone()),
+        _ => None,
+    };
+    let new_case = part("case");
+    if case_id.is_some() && new_case.is_some() {
+        return Err(QueryError::BadInput(
+            "give `caseId` (an existing case) or `case` (a new one), not both".into(),
+        ));
+    }
+    let person_view = engine.view("Person")?;
+    let registration_view = engine.view("UnhcrRegistration")?;
+    let case_view = engine.view("Case")?;
+    let person = assignments(
+        person_view,
+        part("person").unwrap_or(&GqlValue::Null),
+        true,
+        &["case"],
+    )?;
+    let registration = assignments(
+        registration_view,
+        part("registration").unwrap_or(&GqlValue::Null),
+        true,
+        &["person"],
+    )?;
+    let case = new_case
+        .map(|c| assignments(case_view, c, true, &["focalPerson"]))
+        .transpose()?;
+
+    let txn = engine.db.begin().await?;
+    let backend = txn.get_database_backend();
+    check_references(engine, &txn, &person.references).await?;
+    check_references(engine, &txn, &registration.references).await?;
+    if let Some(case) = &case {
+        check_references(engine, &txn, &case.references).await?;
+    }
+    if let Some(existing) = &case_id
+        && count_visible(engine, &txn, "Case", existing).await? == 0
+    {
+        return Err(QueryError::BadInput(format!(
+            "no Case with id `{existing}`"
+        )));
+    }
+    let case_id = match &case {
+        Some(case) => {
+            Some(insert_row(engine, &txn, case_view.def.table, case.values.clone()).await?)
+        }
+        None => case_id,
+    };
+    let mut person_values = person.values.clone();
+    person_values.push(("case_id", Value::String(case_id.clone())));
+    let person_id = insert_row(engine, &txn, person_view.def.table, person_values).await?;
+    if case.is_some()
+        && let Some(case_id) = &case_id
+    {
+        let mut focal = Sql::new(format!(
+            "UPDATE {} SET focal_person_id = ",
+            case_view.def.table
+        ));
+        focal
+            .bind(person_id.clone())
+            .push(" WHERE id = ")
+            .bind(case_id.clone());
+        engine.count_statement();
+        txn.execute_raw(focal.checked_statement(backend)?).await?;
+    }
+    let mut registration_values = registration.values.clone();
+    registration_values.push(("person_id", Value::String(Some(person_id.clone()))));
+    let registration_id = insert_row(
+        engine,
+        &txn,
+        registration_view.def.table,
+        registration_values,
+    )
+    .await?;
+    if count_visible(engine, &txn, "Person", &person_id).await? == 0 {
+        txn.rollback().await?;
+        return Err(QueryError::Forbidden(
+            "the person would fall outside your access; nothing was written".into(),
+        ));
+    }
+    if let Some(audit) = &engine.write_audit {
+        let mut events = vec![
+            ("Person", person_id.clone(), {
+                let mut w = person.written.clone();
+                w.push("Person.case".into());
+                w
+            }),
+            ("UnhcrRegistration", registration_id, {
+                let mut w = registration.written.clone();
+                w.push("UnhcrRegistration.person".into());
+                w
+            }),
+        ];
+        if let (Some(case), Some(case_id)) = (&case, &case_id) {
+            let mut w = case.written.clone();
+            w.push("Case.focalPerson".into());
+            events.push(("Case", case_id.clone(), w));
+        }
+        for (type_name, row_id, fields) in events {
+            audit
+                .record(
+                    &txn,
+                    crate::audit::WriteEvent {
+                        action: "create",
+                        type_name,
+                        row_id,
+                        fields,
+                        person_id: Some(person_id.clone()),
+                    },
+                )
+                .await
+                .map_err(QueryError::AuditUnavailable)?;
+        }
+    }
+    txn.commit().await?;
+    let mut condition = Sql::new("t.id = ");
+    condition.bind(person_id);
+    engine
+        .fetch("Person", None, None, condition, Sql::default())
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, row)| row)
+        .ok_or_else(|| QueryError::Internal("a registered person vanished".into()))
 }

@@ -71,6 +71,7 @@ pub const OPERATIONS: &[&str] = &[
     "closeReferral",
     "extendReferral",
     "completeActionItem",
+    "registerPerson",
 ];
 
 /// A policy that does not fit the catalogue, with the line of the offending entry.
@@ -224,6 +225,9 @@ const OPERATION_TYPES: &[(&str, &str)] = &[
     ("closeReferral", "Referral"),
     ("extendReferral", "Referral"),
     ("completeActionItem", "ActionItem"),
+    ("registerPerson", "Person"),
+    ("registerPerson", "UnhcrRegistration"),
+    ("registerPerson", "Case"),
 ];
 
 /// Operations no narrowed token may have: issuing tokens from a narrowed token would mint
@@ -645,6 +649,41 @@ impl Policy {
                 operations.insert(*known);
             }
 
+            // registerPerson creates a person, a registration and maybe a case: every required
+            // column of each must be writable, but the links the operation sets itself.
+            if operations.contains("registerPerson") {
+                for (type_name, set_here) in [
+                    ("Person", "case_id"),
+                    ("UnhcrRegistration", "person_id"),
+                    ("Case", "focal_person_id"),
+                ] {
+                    let Some(view) = types.get(type_name) else {
+                        return Err(err(
+                            role_span.clone(),
+                            format!("{role_name}: registerPerson needs the type {type_name}"),
+                        ));
+                    };
+                    for f in &view.def.fields {
+                        if let FieldKind::Column {
+                            column,
+                            kind,
+                            nullable: false,
+                        } = f.kind
+                            && !kind.is_list()
+                            && !["id", "created_at", "updated_at", set_here].contains(&column)
+                            && !view.writable.iter().any(|w| w.name == f.name)
+                        {
+                            return Err(err(
+                                role_span.clone(),
+                                format!(
+                                    "{role_name}: registerPerson needs `{type_name}.{}` in `write`",
+                                    f.name
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
             if (operations.contains("revokeToken")
                 || operations.contains("revokeTokensOfAgency")
                 || operations.contains("issueToken"))

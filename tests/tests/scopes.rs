@@ -152,6 +152,8 @@ async fn each_scope_narrows_every_role_to_exactly_what_it_names(app: TestApp) {
                 format!("{operation} Referral:read")
             } else if *operation == "completeActionItem" {
                 format!("{operation} ActionItem:read")
+            } else if *operation == "registerPerson" {
+                format!("{operation} Person:read UnhcrRegistration:read Case:read")
             } else {
                 operation.to_string()
             };
@@ -171,6 +173,12 @@ async fn each_scope_narrows_every_role_to_exactly_what_it_names(app: TestApp) {
                 "referral",
                 "actionItems",
                 "actionItem",
+                "persons",
+                "person",
+                "unhcrRegistrations",
+                "unhcrRegistration",
+                "cases",
+                "case",
             ]
             .iter()
             .map(|s| s.to_string())

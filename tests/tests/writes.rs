@@ -91,6 +91,7 @@ async fn mutation_inputs_are_exactly_the_writable_fields(app: TestApp) {
             "closeReferral",
             "extendReferral",
             "completeActionItem",
+            "registerPerson",
         ] {
             if role.operations.contains(op) {
                 expected_mutations.insert(op.to_owned());
@@ -595,7 +596,139 @@ async fn action_items_are_completed_by_the_agency_assigned(app: TestApp) {
     assert_eq!(again.code(), Some("CONFLICT"), "{}", again.body);
 }
 
+async fn unhcr_registers_a_person_in_one_step(app: TestApp) {
+    let unhcr = app.token("unhcr");
+    let register = "mutation($input: RegisterPersonInput!) { registerPerson(input: $input) { id fullName case { id unhcrCaseNumber focalPerson { id } } registration { individualNumber legalStatus } } }";
+    let person = json!({ "fullName": "Amina Yusuf", "sex": "FEMALE", "dateOfBirth": "1990-04-02",
+        "nationality": "SOM", "residenceRegion": "31.71.03.1001" });
+    let registration = json!({ "individualNumber": "JKT-26-900001", "legalStatus": "ASYLUM_SEEKER",
+        "fileStatus": "ACTIVE", "solution": "NONE", "documentType": "ASYLUM_SEEKER_CERTIFICATE",
+        "documentNumber": "ASC-26-900001", "documentExpiry": "2027-06-30" });
+    let reply = app
+        .query_vars(
+            &unhcr,
+            register,
+            json!({ "input": { "person": person, "registration": registration,
+            "case": { "unhcrCaseNumber": "JKT-26-C90001", "registrationDate": "2026-11-30" } } }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let created = &reply.data()["registerPerson"];
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["fullName"], "Amina Yusuf");
+    assert_eq!(created["registration"]["individualNumber"], "JKT-26-900001");
+    assert_eq!(created["case"]["unhcrCaseNumber"], "JKT-26-C90001");
+    assert_eq!(
+        created["case"]["focalPerson"]["id"],
+        id.as_str(),
+        "the new case's focal person"
+    );
+    let case_id = created["case"]["id"].as_str().unwrap().to_owned();
+    // Person, registration and case: each audited, naming the person.
+    let events = app.write_events(&reply.request_id).await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    for event in &events {
+        assert_eq!(event.person_ids, json!([id]).to_string());
+    }
+    // A second member joins the existing case.
+    let mut second = registration.clone();
+    second["individualNumber"] = json!("JKT-26-900002");
+    let reply = app
+        .query_vars(
+            &unhcr,
+            register,
+            json!({ "input": { "person": { "fullName": "Yusuf Ali", "sex": "MALE",
+            "dateOfBirth": "2015-01-09", "nationality": "SOM", "residenceRegion": "31.71.03.1001" },
+            "registration": second, "caseId": case_id } }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.data()["registerPerson"]["case"]["id"],
+        case_id.as_str()
+    );
+    assert_eq!(
+        reply.data()["registerPerson"]["case"]["focalPerson"]["id"],
+        id.as_str()
+    );
+    // Both or neither, an unknown case, a missing required field: refused, nothing written.
+    let persons_before = app
+        .db
+        .query_all_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT id FROM persons".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .len();
+    for (input, code) in [
+        (
+            json!({ "person": person, "registration": registration, "caseId": case_id,
+            "case": { "unhcrCaseNumber": "X", "registrationDate": "2026-11-30" } }),
+            "BAD_USER_INPUT",
+        ),
+        (
+            json!({ "person": person, "registration": registration, "caseId": "00000000-0000-0000-0000-000000000000" }),
+            "BAD_USER_INPUT",
+        ),
+    ] {
+        let reply = app
+            .query_vars(&unhcr, register, json!({ "input": input }))
+            .await;
+        assert_eq!(reply.code(), Some(code), "{}", reply.body);
+    }
+    let mut incomplete = registration.clone();
+    incomplete
+        .as_object_mut()
+        .unwrap()
+        .remove("individualNumber");
+    let reply = app
+        .query_vars(
+            &unhcr,
+            register,
+            json!({ "input": { "person": person, "registration": incomplete } }),
+        )
+        .await;
+    assert_eq!(
+        reply.status, 400,
+        "a required field is missing: {}",
+        reply.body
+    );
+    let persons_after = app
+        .db
+        .query_all_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT id FROM persons".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(
+        persons_before, persons_after,
+        "a refused registration writes nothing"
+    );
+    // No other role may register persons.
+    for role in [
+        "immigration",
+        "iom",
+        "police",
+        "municipality",
+        "kesbangpol",
+        "admin",
+    ] {
+        let reply = app
+            .query_vars(
+                &app.token(role),
+                register,
+                json!({ "input": { "person": person, "registration": registration } }),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{role}: {}", reply.body);
+    }
+}
+
 on_both_databases!(
+    unhcr_registers_a_person_in_one_step,
     action_items_are_completed_by_the_agency_assigned,
     links_are_written_between_rows_the_writer_may_see,
     a_write_and_its_audit_event_commit_together,
