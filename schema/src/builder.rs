@@ -906,12 +906,14 @@ struct PersonAccess {
     reads: i64,
     first_at: String,
     last_at: String,
+    /// Referrals of the person to this agency: (id, purpose, status, created at, expires at).
+    referrals: Vec<[Option<String>; 5]>,
 }
 
 /// `personAccessReport(personId:)`: the data subject's accountability report, built from the
 /// audit events that returned the person's data. For a role that has persons, only a person it
 /// may see can be reported on.
-fn person_access_report_field() -> (Field, Object) {
+fn person_access_report_field() -> (Field, Vec<Object>) {
     let field = Field::new("personAccessReport", TypeRef::named_nn_list_nn("PersonAccess"), |ctx| {
         FieldFuture::new(async move {
             let engine = engine(&ctx)?;
@@ -954,7 +956,36 @@ fn person_access_report_field() -> (Field, Object) {
                             a.reads += 1;
                             a.last_at = at;
                         }
-                        None => report.push(PersonAccess { agency, role, fields: fields.collect(), reads: 1, first_at: at.clone(), last_at: at }),
+                        None => report.push(PersonAccess { agency, role, fields: fields.collect(), reads: 1, first_at: at.clone(), last_at: at, referrals: Vec::new() }),
+                    }
+                }
+                // The referrals that opened the person to an agency, with its reads; an agency
+                // referred to that has not read the person yet is listed with none.
+                let mut sql = Sql::new("SELECT a.code AS c0, f.id AS c1, f.purpose AS c2, f.status AS c3, f.created_at AS c4, f.expires_at AS c5 FROM referrals f JOIN agencies a ON a.id = f.to_agency_id WHERE f.person_id = ");
+                sql.bind(person.clone()).push(" ORDER BY f.created_at, f.id");
+                for r in engine.query_all(sql).await? {
+                    let text = |i: usize, kind: Kind| -> Result<Option<String>, QueryError> {
+                        Ok(match read_cell(&r, &format!("c{i}"), kind)? {
+                            Cell::Str(s) => Some(s),
+                            Cell::DateTime(d) => Some(d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                            _ => None,
+                        })
+                    };
+                    let agency = text(0, Kind::String)?;
+                    let referral = [
+                        text(1, Kind::String)?,
+                        text(2, Kind::String)?,
+                        text(3, Kind::String)?,
+                        text(4, Kind::DateTime)?,
+                        text(5, Kind::DateTime)?,
+                    ];
+                    let mut found = false;
+                    for entry in report.iter_mut().filter(|a| a.agency == agency) {
+                        entry.referrals.push(referral.clone());
+                        found = true;
+                    }
+                    if !found {
+                        report.push(PersonAccess { agency, role: None, fields: BTreeSet::new(), reads: 0, first_at: String::new(), last_at: String::new(), referrals: vec![referral] });
                     }
                 }
                 Ok(report)
@@ -998,8 +1029,34 @@ fn person_access_report_field() -> (Field, Object) {
             "lastAt",
             TypeRef::named_nn(TypeRef::STRING),
             |a| GqlValue::String(a.last_at.clone()),
+        ))
+        .field(
+            Field::new(
+                "referrals",
+                TypeRef::named_nn_list_nn("PersonAccessReferral"),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        let a = ctx.parent_value.try_downcast_ref::<PersonAccess>()?;
+                        Ok(Some(FieldValue::list(
+                            a.referrals.iter().cloned().map(FieldValue::owned_any),
+                        )))
+                    })
+                },
+            )
+            .description("Referrals of the person to this agency: the access they opened; its reads are counted above."),
+        );
+    let mut referral = Object::new("PersonAccessReferral");
+    for (i, name) in ["id", "purpose", "status", "createdAt", "expiresAt"]
+        .into_iter()
+        .enumerate()
+    {
+        referral = referral.field(getter::<[Option<String>; 5]>(
+            name,
+            TypeRef::named(TypeRef::STRING),
+            move |r| r[i].clone().map_or(GqlValue::Null, GqlValue::String),
         ));
-    (field, object)
+    }
+    (field, vec![object, referral])
 }
 
 fn viewer_type() -> (Field, Object) {
@@ -1167,9 +1224,11 @@ pub fn build_schema(
         used_kinds.insert("Date".to_owned());
     }
     if role.operations.contains("personAccessReport") {
-        let (field, object) = person_access_report_field();
+        let (field, objects) = person_access_report_field();
         query = query.field(field);
-        builder = builder.register(object);
+        for object in objects {
+            builder = builder.register(object);
+        }
     }
     used_kinds.insert("RegionCode".to_owned());
     for e in &CATALOGUE.enums {

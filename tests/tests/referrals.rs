@@ -79,6 +79,24 @@ async fn full_name(app: &TestApp, token: &str, person: &str) -> Value {
     reply.data()["person"]["fullName"].clone()
 }
 
+/// Moves a referral's expiry into the past: the test's clock.
+async fn expire(app: &TestApp, id: &str) {
+    let backend = app.db.get_database_backend();
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => "UPDATE referrals SET expires_at = $1 WHERE id = $2",
+        _ => "UPDATE referrals SET expires_at = ? WHERE id = ?",
+    };
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [past.into(), id.to_owned().into()],
+        ))
+        .await
+        .expect("expire");
+}
+
 async fn transition(app: &TestApp, token: &str, mutation: &str) -> pora_tests::Reply {
     app.query(
         token,
@@ -227,20 +245,7 @@ async fn access_follows_the_referral(app: TestApp) {
     .await;
     assert_eq!(accepted.data()["acceptReferral"]["status"], "ACCEPTED");
     assert!(full_name(&other, &municipality, &person).await.is_string());
-    let backend = app.db.get_database_backend();
-    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => "UPDATE referrals SET expires_at = $1 WHERE id = $2",
-        _ => "UPDATE referrals SET expires_at = ? WHERE id = ?",
-    };
-    app.db
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [past.into(), second.clone().into()],
-        ))
-        .await
-        .expect("expire");
+    expire(&app, &second).await;
     for gateway in [&app, &other] {
         assert_eq!(
             full_name(gateway, &municipality, &person).await,
@@ -248,6 +253,32 @@ async fn access_follows_the_referral(app: TestApp) {
             "expired"
         );
     }
+    // UNHCR's accountability report shows the referrals that opened the person to the
+    // municipality, next to the municipality's reads.
+    let report = app
+        .query(
+            &unhcr,
+            &format!(r#"{{ personAccessReport(personId: "{person}") {{ agency reads referrals {{ id purpose status }} }} }}"#),
+        )
+        .await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    let entry = report.data()["personAccessReport"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agency"] == "PEMKOT-JKP")
+        .expect("the municipality's reads are reported")
+        .clone();
+    assert!(entry["reads"].as_i64().unwrap() >= 2, "{entry}");
+    let referrals = entry["referrals"].as_array().unwrap();
+    assert!(
+        referrals.contains(&json!({ "id": id, "purpose": "SHELTER", "status": "CLOSED" })),
+        "{entry}"
+    );
+    assert!(
+        referrals.iter().any(|r| r["id"] == second.as_str()),
+        "{entry}"
+    );
     // An expired referral cannot be extended back to life by the receiver, nor accepted again.
     let again = transition(
         &app,
@@ -539,10 +570,24 @@ async fn a_referral_opens_one_person_for_every_receiver(app: TestApp) {
         "SELECT p.id FROM persons p WHERE EXISTS (SELECT 1 FROM unhcr_registrations r WHERE r.person_id = p.id) ORDER BY p.id",
     )
     .await;
+    // A second gateway process on the same database and signing key.
+    let (url, dir) = (app.database_url.clone(), app.data_dir.clone());
+    let other = spawn_with(app.backend, move |c: &mut Config| {
+        c.database_url = Some(url);
+        c.data_dir = dir;
+        c.demo_data = Some(false);
+    })
+    .await;
+    let one = |person: &str| vec![person.to_owned()];
+    // Every purpose, to a receiver it allows (policy.toml).
     for (role, agency, purpose) in [
         ("municipality", "PEMKOT-JKP", "CIVIL_REGISTRATION"),
+        ("municipality", "PEMKOT-JKP", "SHELTER"),
         ("iom", "IOM-JKT", "HEALTH"),
+        ("iom", "IOM-JKT", "CHILD_PROTECTION"),
         ("police", "POLRES-JKP", "DOCUMENT_VERIFICATION"),
+        ("police", "POLRES-JKP", "LOSS_REPORT"),
+        ("police", "POLRES-JKP", "PUBLIC_ORDER"),
     ] {
         let receiver = app.token(role);
         let before = visible(&app, &receiver, &all).await;
@@ -571,6 +616,12 @@ async fn a_referral_opens_one_person_for_every_receiver(app: TestApp) {
             "family of five, no shelter",
             "{role}"
         );
+        for gateway in [&app, &other] {
+            assert!(
+                visible(gateway, &receiver, &one(&person)).await.is_empty(),
+                "{purpose}: hidden while OPEN"
+            );
+        }
         let accepted = transition(&app, &receiver, &format!(r#"acceptReferral(id: "{id}")"#)).await;
         assert_eq!(
             accepted.data()["acceptReferral"]["status"],
@@ -587,6 +638,11 @@ async fn a_referral_opens_one_person_for_every_receiver(app: TestApp) {
             after, expected,
             "{role}: the referral opens exactly its person"
         );
+        assert_eq!(
+            visible(&other, &receiver, &one(&person)).await,
+            one(&person),
+            "{purpose}: on the other process too"
+        );
         let closed = transition(
             &app,
             &receiver,
@@ -599,6 +655,40 @@ async fn a_referral_opens_one_person_for_every_receiver(app: TestApp) {
         let mut before_sorted = before.clone();
         before_sorted.sort();
         assert_eq!(again, before_sorted, "{role}: closing closes exactly that");
+        assert!(
+            visible(&other, &receiver, &one(&person)).await.is_empty(),
+            "{purpose}: closed on the other process too"
+        );
+        // Expiry: accepted again, then its expiry moved into the past by the test (no sleep).
+        let renewed = app
+            .query_vars(&unhcr, CREATE, referral(&person, agency, purpose, 20))
+            .await;
+        let renewed = renewed.data()["createReferral"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let accepted = transition(
+            &app,
+            &receiver,
+            &format!(r#"acceptReferral(id: "{renewed}")"#),
+        )
+        .await;
+        assert_eq!(
+            accepted.data()["acceptReferral"]["status"],
+            "ACCEPTED",
+            "{purpose}"
+        );
+        assert_eq!(
+            visible(&other, &receiver, &one(&person)).await,
+            one(&person)
+        );
+        expire(&app, &renewed).await;
+        for gateway in [&app, &other] {
+            assert!(
+                visible(gateway, &receiver, &one(&person)).await.is_empty(),
+                "{purpose}: expired"
+            );
+        }
         let reason = app
             .query(
                 &unhcr,
