@@ -711,7 +711,78 @@ async fn a_referral_opens_one_person_for_every_receiver(app: TestApp) {
     }
 }
 
+/// Nested paths follow the referral too: an incident's `involvedPersons`, as IOM reads them,
+/// carry a referred person only while the referral is accepted.
+async fn nested_paths_follow_the_referral(app: TestApp) {
+    let unhcr = app.token("unhcr");
+    let iom = app.token("iom");
+    // A registered person involved in an incident of Jakarta (IOM's jurisdiction).
+    let pairs = app
+        .db
+        .query_all_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT i.incident_id AS incident, i.person_id AS person FROM incident_persons i \
+             JOIN incidents n ON n.id = i.incident_id \
+             WHERE n.region LIKE '31%' AND EXISTS (SELECT 1 FROM unhcr_registrations r WHERE r.person_id = i.person_id) \
+             ORDER BY i.person_id"
+                .to_owned(),
+        ))
+        .await
+        .expect("pairs");
+    let involved = |incident: String| {
+        let query = format!(r#"{{ incident(id: "{incident}") {{ involvedPersons {{ id }} }} }}"#);
+        let (app, iom) = (&app, iom.clone());
+        async move {
+            let reply = app.query(&iom, &query).await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            reply.data()["incident"]["involvedPersons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut chosen = None;
+    for row in &pairs {
+        let incident: String = row.try_get_by("incident").unwrap();
+        let person: String = row.try_get_by("person").unwrap();
+        if !involved(incident.clone()).await.contains(&person) {
+            chosen = Some((incident, person));
+            break;
+        }
+    }
+    let (incident, person) = chosen.expect("an involved person IOM cannot see yet");
+    let created = app
+        .query_vars(&unhcr, CREATE, referral(&person, "IOM-JKT", "HEALTH", 10))
+        .await;
+    let id = created.data()["createReferral"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        !involved(incident.clone()).await.contains(&person),
+        "hidden while OPEN"
+    );
+    transition(&app, &iom, &format!(r#"acceptReferral(id: "{id}")"#)).await;
+    assert!(
+        involved(incident.clone()).await.contains(&person),
+        "visible once accepted"
+    );
+    transition(
+        &app,
+        &unhcr,
+        &format!(r#"closeReferral(id: "{id}", reason: "treated")"#),
+    )
+    .await;
+    assert!(
+        !involved(incident).await.contains(&person),
+        "hidden once closed"
+    );
+}
+
 on_both_databases!(
+    nested_paths_follow_the_referral,
     a_referral_opens_one_person_for_every_receiver,
     access_follows_the_referral,
     every_transition_is_audited_without_its_reason,
