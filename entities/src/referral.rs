@@ -19,6 +19,8 @@ pub struct Model {
     pub note: Option<String>,
     /// Why the referral was declined or closed; never in the audit chain.
     pub reason: Option<String>,
+    /// When the receiver accepted it.
+    pub accepted_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1692,6 +1692,7 @@ fn build_referrals(g: &mut Gen, data: &mut Dataset, households: &[Household]) {
                 expires_at,
                 note: None,
                 reason: None,
+                accepted_at: (status == "ACCEPTED").then_some(created_at),
                 created_at,
                 updated_at,
             });

@@ -906,8 +906,18 @@ struct PersonAccess {
     reads: i64,
     first_at: String,
     last_at: String,
-    /// Referrals of the person to this agency: (id, purpose, status, created at, expires at).
-    referrals: Vec<[Option<String>; 5]>,
+    /// Referrals of the person to this agency.
+    referrals: Vec<ReferralTrace>,
+    /// When this agency read the person (for the reads made under each referral).
+    read_at: Vec<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A referral in the access report: what it was, and how many reads its receiver made while
+/// it was in force (from its acceptance to its close or expiry).
+#[derive(Clone)]
+struct ReferralTrace {
+    texts: [Option<String>; 6],
+    reads: i64,
 }
 
 /// `personAccessReport(personId:)`: the data subject's accountability report, built from the
@@ -950,42 +960,67 @@ fn person_access_report_field() -> (Field, Vec<Object>) {
                     let (agency, role, at) = (text(0)?, text(1)?, text(3)?.unwrap_or_default());
                     let fields: Vec<String> = serde_json::from_str(&text(2)?.unwrap_or_default()).unwrap_or_default();
                     let fields = fields.into_iter().filter(|f| f.split('.').next().is_some_and(|t| personal.contains(t)));
+                    let when = crate::filter::parse_datetime(&at);
                     match report.iter_mut().find(|a| a.agency == agency && a.role == role) {
                         Some(a) => {
                             a.fields.extend(fields);
                             a.reads += 1;
                             a.last_at = at;
+                            a.read_at.extend(when);
                         }
-                        None => report.push(PersonAccess { agency, role, fields: fields.collect(), reads: 1, first_at: at.clone(), last_at: at, referrals: Vec::new() }),
+                        None => report.push(PersonAccess { agency, role, fields: fields.collect(), reads: 1, first_at: at.clone(), last_at: at, referrals: Vec::new(), read_at: when.into_iter().collect() }),
                     }
                 }
                 // The referrals that opened the person to an agency, with its reads; an agency
                 // referred to that has not read the person yet is listed with none.
-                let mut sql = Sql::new("SELECT a.code AS c0, f.id AS c1, f.purpose AS c2, f.status AS c3, f.created_at AS c4, f.expires_at AS c5 FROM referrals f JOIN agencies a ON a.id = f.to_agency_id WHERE f.person_id = ");
+                let mut sql = Sql::new("SELECT a.code AS c0, f.id AS c1, f.purpose AS c2, f.status AS c3, f.created_at AS c4, f.expires_at AS c5, f.accepted_at AS c6, f.updated_at AS c7 FROM referrals f JOIN agencies a ON a.id = f.to_agency_id WHERE f.person_id = ");
                 sql.bind(person.clone()).push(" ORDER BY f.created_at, f.id");
                 for r in engine.query_all(sql).await? {
+                    let cell = |i: usize, kind: Kind| read_cell(&r, &format!("c{i}"), kind);
                     let text = |i: usize, kind: Kind| -> Result<Option<String>, QueryError> {
-                        Ok(match read_cell(&r, &format!("c{i}"), kind)? {
+                        Ok(match cell(i, kind)? {
                             Cell::Str(s) => Some(s),
                             Cell::DateTime(d) => Some(d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
                             _ => None,
                         })
                     };
+                    let time = |i: usize| -> Result<Option<chrono::DateTime<chrono::Utc>>, QueryError> {
+                        Ok(match cell(i, Kind::DateTime)? {
+                            Cell::DateTime(d) => Some(d),
+                            _ => None,
+                        })
+                    };
                     let agency = text(0, Kind::String)?;
-                    let referral = [
+                    let status = text(3, Kind::String)?;
+                    // In force from acceptance to its close (its last change) or its expiry.
+                    let start = time(6)?;
+                    let end = match status.as_deref() {
+                        Some("CLOSED") => time(7)?,
+                        _ => time(5)?,
+                    };
+                    let texts = [
                         text(1, Kind::String)?,
                         text(2, Kind::String)?,
-                        text(3, Kind::String)?,
+                        status,
                         text(4, Kind::DateTime)?,
                         text(5, Kind::DateTime)?,
+                        text(6, Kind::DateTime)?,
                     ];
+                    let under = |reads: &[chrono::DateTime<chrono::Utc>]| -> i64 {
+                        let Some(start) = start else { return 0 };
+                        reads
+                            .iter()
+                            .filter(|t| **t >= start && end.is_none_or(|e| **t <= e))
+                            .count() as i64
+                    };
                     let mut found = false;
                     for entry in report.iter_mut().filter(|a| a.agency == agency) {
-                        entry.referrals.push(referral.clone());
+                        let reads = under(&entry.read_at);
+                        entry.referrals.push(ReferralTrace { texts: texts.clone(), reads });
                         found = true;
                     }
                     if !found {
-                        report.push(PersonAccess { agency, role: None, fields: BTreeSet::new(), reads: 0, first_at: String::new(), last_at: String::new(), referrals: vec![referral] });
+                        report.push(PersonAccess { agency, role: None, fields: BTreeSet::new(), reads: 0, first_at: String::new(), last_at: String::new(), referrals: vec![ReferralTrace { texts, reads: 0 }], read_at: Vec::new() });
                     }
                 }
                 Ok(report)
@@ -1045,15 +1080,27 @@ fn person_access_report_field() -> (Field, Vec<Object>) {
             )
             .description("Referrals of the person to this agency: the access they opened; its reads are counted above."),
         );
-    let mut referral = Object::new("PersonAccessReferral");
-    for (i, name) in ["id", "purpose", "status", "createdAt", "expiresAt"]
-        .into_iter()
-        .enumerate()
+    let mut referral = Object::new("PersonAccessReferral").field(
+        getter::<ReferralTrace>("reads", TypeRef::named_nn(TypeRef::INT), |r| {
+            GqlValue::Number(r.reads.into())
+        })
+        .description("Reads by the receiving agency while the referral was in force (from its acceptance to its close or expiry)."),
+    );
+    for (i, name) in [
+        "id",
+        "purpose",
+        "status",
+        "createdAt",
+        "expiresAt",
+        "acceptedAt",
+    ]
+    .into_iter()
+    .enumerate()
     {
-        referral = referral.field(getter::<[Option<String>; 5]>(
+        referral = referral.field(getter::<ReferralTrace>(
             name,
             TypeRef::named(TypeRef::STRING),
-            move |r| r[i].clone().map_or(GqlValue::Null, GqlValue::String),
+            move |r| r.texts[i].clone().map_or(GqlValue::Null, GqlValue::String),
         ));
     }
     (field, vec![object, referral])

@@ -352,6 +352,9 @@ async fn transition(
     }
     let mut update = Sql::new("UPDATE referrals SET status = ");
     update.bind(to).push(", updated_at = ").bind(now);
+    if to == "ACCEPTED" && status == "OPEN" {
+        update.push(", accepted_at = ").bind(now);
+    }
     let mut written = vec!["status"];
     if let Some(reason) = reason {
         update.push(", reason = ").bind(reason);
