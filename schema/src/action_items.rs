@@ -70,14 +70,9 @@ async fn complete(engine: &Engine, id: &str) -> Result<Row, QueryError> {
             .map_err(QueryError::AuditUnavailable)?;
     }
     txn.commit().await?;
-    let mut condition = Sql::new("t.id = ");
-    condition.bind(id.to_owned());
     engine
-        .fetch("ActionItem", None, None, condition, Sql::default())
+        .fetch_by_id("ActionItem", id)
         .await?
-        .into_iter()
-        .next()
-        .map(|(_, row)| row)
         .ok_or_else(|| not_assigned(id))
 }
 

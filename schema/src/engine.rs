@@ -279,6 +279,18 @@ impl Engine {
             .await
     }
 
+    /// The row of `type_name` with id `id`, as the request's role reads it, if it may.
+    pub async fn fetch_by_id(&self, type_name: &str, id: &str) -> Result<Option<Row>, QueryError> {
+        let mut condition = Sql::new("t.id = ");
+        condition.bind(id.to_owned());
+        Ok(self
+            .fetch(type_name, None, None, condition, Sql::default())
+            .await?
+            .into_iter()
+            .next()
+            .map(|(_, row)| row))
+    }
+
     /// `fetch`, keeping at most `per_key` rows (in id order) of each key: the rows are numbered
     /// per key in SQL (`ROW_NUMBER() OVER (PARTITION BY key)`), so no more leave the database.
     pub async fn fetch_per_key(

@@ -377,14 +377,9 @@ async fn write(
             .map_err(QueryError::AuditUnavailable)?;
     }
     txn.commit().await?;
-    let mut condition = Sql::new("t.id = ");
-    condition.bind(row_id);
     engine
-        .fetch(type_name, None, None, condition, Sql::default())
+        .fetch_by_id(type_name, &row_id)
         .await?
-        .into_iter()
-        .next()
-        .map(|(_, row)| row)
         .ok_or_else(|| QueryError::Internal("a written row vanished".into()))
 }
 
@@ -625,14 +620,9 @@ pub fn issue_token_field() -> (Field, InputObject, async_graphql::dynamic::Objec
             };
             let result: Result<Issued, QueryError> = async {
                 let (token, id) = issuer.0.issue(input).await?;
-                let mut condition = Sql::new("t.id = ");
-                condition.bind(id);
                 let row = engine
-                    .fetch("AccessToken", None, None, condition, Sql::default())
+                    .fetch_by_id("AccessToken", &id)
                     .await?
-                    .into_iter()
-                    .next()
-                    .map(|(_, row)| row)
                     .ok_or_else(|| QueryError::Internal("an issued token vanished".into()))?;
                 Ok(Issued { token, row })
             }
@@ -872,14 +862,9 @@ async fn link(
         }
     }
     txn.commit().await?;
-    let mut condition = Sql::new("t.id = ");
-    condition.bind(id.to_owned());
     engine
-        .fetch(type_name, None, None, condition, Sql::default())
+        .fetch_by_id(type_name, id)
         .await?
-        .into_iter()
-        .next()
-        .map(|(_, row)| row)
         .ok_or_else(|| QueryError::Internal("a linked row vanished".into()))
 }
 
@@ -1068,13 +1053,8 @@ async fn register(engine: &Engine, input: &GqlValue) -> Result<Row, QueryError> 
         }
     }
     txn.commit().await?;
-    let mut condition = Sql::new("t.id = ");
-    condition.bind(person_id);
     engine
-        .fetch("Person", None, None, condition, Sql::default())
+        .fetch_by_id("Person", &person_id)
         .await?
-        .into_iter()
-        .next()
-        .map(|(_, row)| row)
         .ok_or_else(|| QueryError::Internal("a registered person vanished".into()))
 }

@@ -159,14 +159,9 @@ async fn audit(
 
 /// The referral as the caller's role reads it.
 async fn answer(engine: &Engine, id: &str) -> Result<Row, QueryError> {
-    let mut condition = Sql::new("t.id = ");
-    condition.bind(id.to_owned());
     engine
-        .fetch("Referral", None, None, condition, Sql::default())
+        .fetch_by_id("Referral", id)
         .await?
-        .into_iter()
-        .next()
-        .map(|(_, row)| row)
         .ok_or_else(|| unknown_referral(id))
 }
 

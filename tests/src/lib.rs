@@ -383,3 +383,53 @@ async fn reply(response: reqwest::Response) -> Reply {
 pub fn within(code: &str, prefix: &str) -> bool {
     code == prefix || code.starts_with(&format!("{prefix}."))
 }
+
+/// Installs the npm test tools of `tests/<folder>` (`npm ci`, from its lockfile) once per run,
+/// unless `node_modules/<marker>` is there already; returns the folder.
+pub fn node_tools(folder: &str, marker: &str) -> PathBuf {
+    static READY: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+    let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
+    if !ready.iter().any(|f| f == folder) {
+        if !dir.join("node_modules").join(marker).exists() {
+            let status = std::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .status()
+                .expect("npm must be installed for the tests with npm tools (Node.js 18 or later)");
+            assert!(status.success(), "npm ci in tests/{folder} failed");
+        }
+        ready.push(folder.to_owned());
+    }
+    dir
+}
+
+/// Runs `node <script> <args>` in `dir` with `envs`, off the async runtime, and returns the
+/// report it prints (its last JSON line) and whether it exited 0.
+pub async fn node_report(
+    dir: &std::path::Path,
+    script: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (Value, bool) {
+    let mut command = std::process::Command::new("node");
+    command.arg(script).args(args).current_dir(dir);
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output().expect("node runs"))
+        .await
+        .expect("node tool");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no report from {script}: {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    (report, output.status.success())
+}

@@ -4,27 +4,7 @@
 //! document using them type-checks with `tsc --strict` (`tests/clients/`, npm tools installed
 //! by this test).
 
-use std::sync::OnceLock;
-
 use pora_tests::{TestApp, on_both_databases};
-
-fn client_tools() -> std::path::PathBuf {
-    static READY: OnceLock<std::path::PathBuf> = OnceLock::new();
-    READY
-        .get_or_init(|| {
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients");
-            if !dir.join("node_modules/@graphql-codegen/cli").exists() {
-                let status = std::process::Command::new("npm")
-                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                    .current_dir(&dir)
-                    .status()
-                    .expect("npm must be installed for the client tests (Node.js 18 or later)");
-                assert!(status.success(), "npm ci in tests/clients failed");
-            }
-            dir
-        })
-        .clone()
-}
 
 /// The SDL `pora-gateway schema print --role <role>` prints, for the default configuration.
 fn printed_sdl(role: &str) -> String {
@@ -36,33 +16,22 @@ fn printed_sdl(role: &str) -> String {
 }
 
 async fn run(app: &TestApp, role: &str, only_introspection: bool) -> serde_json::Value {
-    let dir = client_tools();
+    let dir = pora_tests::node_tools("clients", "@graphql-codegen/cli");
     let sdl = app.data_dir.join(format!("{role}.graphql"));
     std::fs::write(&sdl, printed_sdl(role)).expect("sdl file");
-    let mut command = std::process::Command::new("node");
-    command
-        .arg("clients.mjs")
-        .current_dir(&dir)
-        .env("PORA_URL", format!("{}/graphql", app.base))
-        .env("PORA_TOKEN", app.token(role))
-        .env("PORA_SDL_FILE", &sdl);
+    let (url, token) = (format!("{}/graphql", app.base), app.token(role));
+    let sdl = sdl.display().to_string();
+    let mut envs = vec![
+        ("PORA_URL", url.as_str()),
+        ("PORA_TOKEN", token.as_str()),
+        ("PORA_SDL_FILE", sdl.as_str()),
+    ];
     if only_introspection {
-        command.env("PORA_CHECK", "introspection");
+        envs.push(("PORA_CHECK", "introspection"));
     }
-    let output = tokio::task::spawn_blocking(move || command.output().expect("node runs"))
+    pora_tests::node_report(&dir, "clients.mjs", &[], &envs)
         .await
-        .expect("client tools");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "no report from clients.mjs: {stdout}\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })
+        .0
 }
 
 async fn introspection_describes_the_printed_schema_of_every_role(app: TestApp) {

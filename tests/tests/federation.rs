@@ -3,7 +3,6 @@
 //! composition and gateway work over the gateway's SDL.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
 
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 use pora_tests::{Reply, TestApp, on_both_databases};
@@ -655,23 +654,9 @@ async fn routers_read_the_sdl_and_are_named_in_the_audit(app: TestApp) {
     );
 }
 
-/// Installs the test tools (npm `@apollo/composition`, `@apollo/gateway`, …) once per run.
+/// The npm test tools (`@apollo/composition`, `@apollo/gateway`, …), installed once per run.
 fn federation_tools() -> std::path::PathBuf {
-    static READY: OnceLock<std::path::PathBuf> = OnceLock::new();
-    READY
-        .get_or_init(|| {
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("federation");
-            if !dir.join("node_modules/@apollo/gateway").exists() {
-                let status = std::process::Command::new("npm")
-                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                    .current_dir(&dir)
-                    .status()
-                    .expect("npm must be installed for the federation tests (Node.js 18 or later)");
-                assert!(status.success(), "npm ci in tests/federation failed");
-            }
-            dir
-        })
-        .clone()
+    pora_tests::node_tools("federation", "@apollo/gateway")
 }
 
 async fn composes_with_apollo_and_runs_through_apollo_gateway(app: TestApp) {

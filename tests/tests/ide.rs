@@ -3,31 +3,16 @@
 //! The browser test drives Debian's Chromium with playwright-core (`tests/browser/ide.mjs`,
 //! npm tools installed by this test; Chromium by `.ci/run`).
 
-use std::sync::OnceLock;
-
 use pora_tests::{TestApp, on_both_databases};
 
-/// Installs the browser test's npm tools (playwright-core, no browser download) once per run.
+/// The browser test's npm tools (playwright-core, no browser download) and Debian's Chromium.
 fn browser_tools() -> std::path::PathBuf {
-    static READY: OnceLock<std::path::PathBuf> = OnceLock::new();
-    READY
-        .get_or_init(|| {
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
-            if !dir.join("node_modules/playwright-core").exists() {
-                let status = std::process::Command::new("npm")
-                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                    .current_dir(&dir)
-                    .status()
-                    .expect("npm must be installed for the browser tests (Node.js 18 or later)");
-                assert!(status.success(), "npm ci in tests/browser failed");
-            }
-            assert!(
-                std::path::Path::new("/usr/bin/chromium").exists(),
-                "the browser tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it)"
-            );
-            dir
-        })
-        .clone()
+    let dir = pora_tests::node_tools("browser", "playwright-core");
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "the browser tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it)"
+    );
+    dir
 }
 
 async fn get(app: &TestApp, path: &str, accept: &str) -> reqwest::Response {
@@ -44,30 +29,8 @@ async fn the_ide_runs_a_query_in_a_browser_with_a_pasted_token(app: TestApp) {
     let dir = browser_tools();
     for role in ["police", "unhcr"] {
         let token = app.token(role);
-        let (base, dir) = (app.base.clone(), dir.clone());
-        let output = tokio::task::spawn_blocking(move || {
-            std::process::Command::new("node")
-                .arg("ide.mjs")
-                .arg(base)
-                .arg(token)
-                .arg(role)
-                .current_dir(dir)
-                .output()
-                .expect("node runs")
-        })
-        .await
-        .expect("browser run");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let report: serde_json::Value = stdout
-            .lines()
-            .rev()
-            .find_map(|l| serde_json::from_str(l).ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "no report from ide.mjs: {stdout}\n{}",
-                    String::from_utf8_lossy(&output.stderr)
-                )
-            });
+        let (report, success) =
+            pora_tests::node_report(&dir, "ide.mjs", &[&app.base, &token, role], &[]).await;
         assert_eq!(report["ok"], true, "{role}: {report}");
         // Every request the page made went to the gateway.
         assert_eq!(
@@ -75,7 +38,7 @@ async fn the_ide_runs_a_query_in_a_browser_with_a_pasted_token(app: TestApp) {
             serde_json::json!([app.base]),
             "{role}: {report}"
         );
-        assert!(output.status.success());
+        assert!(success, "{report}");
     }
 }
 

@@ -6,33 +6,10 @@
 //! police lacks, by introspection, by suggestion or by query; police's own queries still work.
 //! The control: the all-roles composed SDL behind a router with introspection on lists it.
 
-use std::sync::OnceLock;
-
 use pora_tests::{TestApp, on_both_databases};
 
-fn router_tools() -> std::path::PathBuf {
-    static READY: OnceLock<std::path::PathBuf> = OnceLock::new();
-    READY
-        .get_or_init(|| {
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hive");
-            if !dir
-                .join("node_modules/@graphql-hive/gateway-runtime")
-                .exists()
-            {
-                let status = std::process::Command::new("npm")
-                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                    .current_dir(&dir)
-                    .status()
-                    .expect("npm must be installed for the router tests (Node.js 18 or later)");
-                assert!(status.success(), "npm ci in tests/hive failed");
-            }
-            dir
-        })
-        .clone()
-}
-
 async fn a_contract_router_keeps_the_matrix(app: TestApp) {
-    let dir = router_tools();
+    let dir = pora_tests::node_tools("hive", "@graphql-hive/gateway-runtime");
     let config = gateway::Config::default();
     let policy = gateway::app::load_policy(&config).expect("policy");
     let limiter = std::sync::Arc::new(schema::RateLimiter::new(config.verify_per_minute));
@@ -47,30 +24,22 @@ async fn a_contract_router_keeps_the_matrix(app: TestApp) {
     )
     .expect("sdl");
     for hidden in ["religion", "medicalNotes", "claimNarrative"] {
-        let mut command = std::process::Command::new("node");
-        command
-            .arg("hive.mjs")
-            .current_dir(&dir)
-            .env("PORA_URL", format!("{}/graphql", app.base))
-            .env("PORA_SDL_FILE", &police)
-            .env("PORA_COMPOSED_SDL_FILE", &composed)
-            .env("PORA_POLICE_TOKEN", app.token("police"))
-            .env("PORA_HIDDEN_FIELD", hidden)
-            .env("PORA_HIDDEN_TYPE", "Person");
-        let output = tokio::task::spawn_blocking(move || command.output().expect("node runs"))
-            .await
-            .expect("router run");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let report: serde_json::Value = stdout
-            .lines()
-            .rev()
-            .find_map(|l| serde_json::from_str(l).ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "no report from hive.mjs: {stdout}\n{}",
-                    String::from_utf8_lossy(&output.stderr)
-                )
-            });
+        let (url, token) = (format!("{}/graphql", app.base), app.token("police"));
+        let (police, composed) = (police.display().to_string(), composed.display().to_string());
+        let (report, success) = pora_tests::node_report(
+            &dir,
+            "hive.mjs",
+            &[],
+            &[
+                ("PORA_URL", url.as_str()),
+                ("PORA_SDL_FILE", police.as_str()),
+                ("PORA_COMPOSED_SDL_FILE", composed.as_str()),
+                ("PORA_POLICE_TOKEN", token.as_str()),
+                ("PORA_HIDDEN_FIELD", hidden),
+                ("PORA_HIDDEN_TYPE", "Person"),
+            ],
+        )
+        .await;
         for caller in ["anonymous", "police"] {
             assert_eq!(
                 report["introspectionListsHidden"][caller], false,
@@ -86,7 +55,7 @@ async fn a_contract_router_keeps_the_matrix(app: TestApp) {
             report["composedLeaksWithIntrospection"], true,
             "the control must show the risk the documentation warns of: {report}"
         );
-        assert!(output.status.success(), "{report}");
+        assert!(success, "{report}");
     }
 }
 
