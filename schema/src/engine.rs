@@ -40,6 +40,9 @@ pub struct Engine {
     pub write_audit: Option<Arc<dyn crate::audit::WriteAudit>>,
     /// Told of every statement this request's reads send (traces).
     pub observer: Option<Arc<dyn StatementObserver>>,
+    /// The field names the request's document selects; `None`: all. Expression fields (a
+    /// count per row, say) are computed only when named.
+    pub mentioned: Option<Arc<std::collections::HashSet<String>>>,
 }
 
 /// Watches the statements of one request (the gateway's trace spans).
@@ -82,7 +85,22 @@ impl Engine {
             hold_for_subject: None,
             write_audit: None,
             observer: None,
+            mentioned: None,
         })
+    }
+
+    /// The same engine, computing expression fields only when `mentioned` names them.
+    pub fn with_mentioned(
+        self: Arc<Self>,
+        mentioned: Arc<std::collections::HashSet<String>>,
+    ) -> Arc<Self> {
+        match Arc::try_unwrap(self) {
+            Ok(mut engine) => {
+                engine.mentioned = Some(mentioned);
+                Arc::new(engine)
+            }
+            Err(shared) => shared,
+        }
     }
 
     /// The same engine, telling `observer` of each statement.
@@ -166,6 +184,15 @@ impl Engine {
         };
         add_column(&mut items, "id", Kind::Id);
         for f in &view.fields {
+            // An expression is work for the database: only when the request asks for it.
+            if matches!(f.def.kind, FieldKind::Expression { .. })
+                && self
+                    .mentioned
+                    .as_ref()
+                    .is_some_and(|names| !names.contains(f.def.name))
+            {
+                continue;
+            }
             match (f.def.kind, f.access) {
                 // A list of person ids: only those the reader may see leave the database.
                 (FieldKind::Column { column, kind, .. }, Access::Full)

@@ -150,6 +150,31 @@ fn fields<'a>(
     }
 }
 
+/// Every field name the document selects anywhere (operations and fragments, any type): the
+/// engine computes a costly expression field only when its name is among them.
+pub fn mentioned_fields(document: &ExecutableDocument) -> HashSet<String> {
+    fn walk(set: &SelectionSet, out: &mut HashSet<String>) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    out.insert(field.node.name.node.to_string());
+                    walk(&field.node.selection_set.node, out);
+                }
+                Selection::InlineFragment(inline) => walk(&inline.node.selection_set.node, out),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    let mut out = HashSet::new();
+    for (_, operation) in document.operations.iter() {
+        walk(&operation.node.selection_set.node, &mut out);
+    }
+    for fragment in document.fragments.values() {
+        walk(&fragment.node.selection_set.node, &mut out);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -271,6 +271,89 @@ async fn masks_are_computed_by_the_database(backend: Backend) {
     assert!(checked >= 10, "masks checked: {checked}");
 }
 
+/// An expression field (a count per row) is computed only when the request names it.
+async fn expressions_are_computed_only_when_asked(backend: Backend) {
+    let (endpoint, mut exports) = pora_tests::otlp::receiver().await;
+    let app = spawn_with(backend, move |c| c.otlp_endpoint = Some(endpoint)).await;
+    let token = app.token("kesbangpol");
+    let mut statements_of = std::collections::BTreeMap::new();
+    for (trace, query) in [
+        (
+            "0000000000000000000000000000000a",
+            "{ shelters(first: 5) { nodes { id name } } }",
+        ),
+        (
+            "0000000000000000000000000000000b",
+            "{ shelters(first: 5) { nodes { id occupancy } } }",
+        ),
+    ] {
+        let reply = app
+            .query_with_headers(
+                &token,
+                query,
+                &[("traceparent", &format!("00-{trace}-00f067aa0ba902b7-01"))],
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        if query.contains("occupancy") {
+            for node in reply.data()["shelters"]["nodes"].as_array().unwrap() {
+                assert!(node["occupancy"].is_i64(), "{node}");
+            }
+        }
+        statements_of.insert(trace, reply.sql_statements.unwrap());
+    }
+    let mut spans: Vec<Value> = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let texts = |spans: &[Value], trace: &str| -> Vec<String> {
+        spans
+            .iter()
+            .filter(|s| s["traceId"] == trace && s["name"] == "sql")
+            .filter_map(|s| {
+                pora_tests::otlp::attribute(s, "db.query.text")?["stringValue"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    while statements_of
+        .iter()
+        .any(|(trace, n)| (texts(&spans, trace).len() as u64) < *n)
+    {
+        let export = tokio::time::timeout_at(deadline, exports.recv())
+            .await
+            .expect("the statements reach the collector")
+            .expect("receiver open");
+        spans.extend(pora_tests::otlp::spans_of(&export));
+    }
+    let counts_placements = |trace: &str| {
+        texts(&spans, trace)
+            .iter()
+            .any(|t| t.contains("FROM placements occ"))
+    };
+    assert!(
+        !counts_placements("0000000000000000000000000000000a"),
+        "occupancy computed unasked"
+    );
+    assert!(
+        counts_placements("0000000000000000000000000000000b"),
+        "occupancy asked for"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_expressions_are_computed_only_when_asked() {
+    expressions_are_computed_only_when_asked(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(pora_postgres),
+    ignore = "PostgreSQL leg skipped: PORA_TEST_POSTGRES_URL is not set"
+)]
+async fn postgres_expressions_are_computed_only_when_asked() {
+    expressions_are_computed_only_when_asked(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_masks_are_computed_by_the_database() {
     masks_are_computed_by_the_database(Backend::Sqlite).await;

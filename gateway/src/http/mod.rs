@@ -806,6 +806,7 @@ async fn execute(
             .clone()
             .map(|s| (s, faults.release.clone())),
     );
+    engine = engine.with_mentioned(Arc::new(schema::order::mentioned_fields(&document)));
     let step = trace.open("execute");
     if let Some(spans) = crate::telemetry::trace::StatementSpans::under(&step) {
         engine = engine.with_observer(Arc::new(spans));
