@@ -115,10 +115,7 @@ async fn main() -> Result<(), BoxError> {
     println!("persons in database: {total_persons}");
 
     let keys = SigningKeys::load_or_generate(&config.data_dir)?;
-    let roles = schema::policy::ROLES
-        .iter()
-        .map(|r| r.to_string())
-        .collect();
+    let roles = schema::Policy::builtin()?.roles.into_keys().collect();
     let auth = Authenticator::new(keys, &config.issuer, &config.audience, roles);
 
     let page = args.page_size;

@@ -56,7 +56,7 @@ impl Kind {
 }
 
 /// How a relation joins its parent to its target (the target table is aliased in the loader).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Join {
     /// `parent.column = target.id`.
     Forward { column: &'static str },

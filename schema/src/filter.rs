@@ -42,6 +42,22 @@ fn ordered(kind: Kind) -> bool {
     )
 }
 
+/// The operators a condition on a value of `kind` may use: in `where` arguments and in the
+/// policy's row rules alike.
+pub fn operators(kind: Kind) -> Vec<&'static str> {
+    if kind.is_list() {
+        return vec!["contains", "isEmpty"];
+    }
+    let mut ops = vec!["eq", "ne", "in", "notIn", "isNull"];
+    if ordered(kind) {
+        ops.extend(["gt", "gte", "lt", "lte"]);
+    }
+    if kind == Kind::Region {
+        ops.push("within");
+    }
+    ops
+}
+
 /// The input type that filters values of `kind`.
 pub fn filter_input(kind: Kind) -> InputObject {
     let name = filter_type_name(kind);
@@ -49,30 +65,17 @@ pub fn filter_input(kind: Kind) -> InputObject {
     let mut input = InputObject::new(&name).description(format!(
         "Conditions on a {scalar} value; all given conditions must hold."
     ));
-    if kind.is_list() {
-        return input
-            .field(
-                InputValue::new("contains", TypeRef::named(scalar))
-                    .description("The list contains this value."),
-            )
-            .field(InputValue::new("isEmpty", TypeRef::named(TypeRef::BOOLEAN)));
-    }
-    input = input
-        .field(InputValue::new("eq", TypeRef::named(scalar)))
-        .field(InputValue::new("ne", TypeRef::named(scalar)))
-        .field(InputValue::new("in", TypeRef::named_nn_list(scalar)))
-        .field(InputValue::new("notIn", TypeRef::named_nn_list(scalar)))
-        .field(InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN)));
-    if ordered(kind) {
-        for op in ["gt", "gte", "lt", "lte"] {
-            input = input.field(InputValue::new(op, TypeRef::named(scalar)));
-        }
-    }
-    if kind == Kind::Region {
-        input = input.field(
-            InputValue::new("within", TypeRef::named(scalar))
+    for op in operators(kind) {
+        let value = match op {
+            "contains" => InputValue::new(op, TypeRef::named(scalar))
+                .description("The list contains this value."),
+            "isEmpty" | "isNull" => InputValue::new(op, TypeRef::named(TypeRef::BOOLEAN)),
+            "in" | "notIn" => InputValue::new(op, TypeRef::named_nn_list(scalar)),
+            "within" => InputValue::new(op, TypeRef::named(scalar))
                 .description("The code lies within this region (the code itself or below it)."),
-        );
+            _ => InputValue::new(op, TypeRef::named(scalar)),
+        };
+        input = input.field(value);
     }
     input
 }
@@ -269,7 +272,11 @@ pub fn where_sql(
     Ok(Sql::and(parts))
 }
 
-fn column_condition(column: &str, kind: Kind, ops: &GqlValue) -> Result<Sql, QueryError> {
+pub(crate) fn column_condition(
+    column: &str,
+    kind: Kind,
+    ops: &GqlValue,
+) -> Result<Sql, QueryError> {
     let GqlValue::Object(ops) = ops else {
         return Err(bad("expected an object"));
     };

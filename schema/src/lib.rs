@@ -22,6 +22,7 @@ pub mod rate;
 pub mod referrals;
 pub mod row;
 pub mod rows;
+pub mod rules;
 pub mod scoped;
 pub mod session;
 pub mod sql;

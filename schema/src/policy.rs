@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 
 use crate::catalogue::{CATALOGUE, Catalogue, FieldDef, FieldKind, Kind, TypeDef};
-use crate::rows::RowFilter;
+use crate::rules::{Rule, RuleFile};
 use crate::statistics::{DisclosureControl, STATISTICS, StatisticsDef};
 
 /// Which of `known` the policy `items` name; an unknown one is an error at its span.
@@ -47,16 +47,45 @@ fn header_span(text: &str, header: &str) -> Option<Range<usize>> {
 /// The policy compiled into the repository, used when no other file is configured.
 pub const DEFAULT_POLICY: &str = include_str!("../../policy.toml");
 
-/// Roles of `domain.md`; a policy may not invent others.
-pub const ROLES: &[&str] = &[
-    "immigration",
-    "unhcr",
-    "kesbangpol",
-    "police",
-    "municipality",
-    "iom",
-    "admin",
-];
+/// Whether `name` can name a role: it appears in tokens, configuration keys and SQL-free
+/// audit fields, so plain lower-case identifiers only.
+pub fn is_role_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 40
+}
+
+/// A circle of row rules through `visible` starting at `start`, if there is one.
+fn rule_cycle(
+    start: &'static str,
+    refers: &dyn Fn(&str) -> Vec<&'static str>,
+) -> Option<Vec<&'static str>> {
+    fn walk(
+        at: &'static str,
+        start: &'static str,
+        path: &mut Vec<&'static str>,
+        refers: &dyn Fn(&str) -> Vec<&'static str>,
+    ) -> bool {
+        for next in refers(at) {
+            if next == start {
+                path.push(next);
+                return true;
+            }
+            if path.contains(&next) {
+                continue;
+            }
+            path.push(next);
+            if walk(next, start, path, refers) {
+                return true;
+            }
+            path.pop();
+        }
+        false
+    }
+    let mut path = vec![start];
+    walk(start, start, &mut path, refers).then_some(path)
+}
 
 /// Root operations a role may be granted besides lists and lookups.
 pub const OPERATIONS: &[&str] = &[
@@ -130,7 +159,8 @@ struct DisclosureFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TypeFile {
-    rows: Spanned<String>,
+    /// The row rule (`rules`): which rows of the type the role sees.
+    rows: Spanned<RuleFile>,
     #[serde(default)]
     queries: Vec<Spanned<String>>,
     read: Vec<Spanned<String>>,
@@ -173,7 +203,8 @@ impl FieldView {
 #[derive(Clone, Debug)]
 pub struct TypeView {
     pub def: &'static TypeDef,
-    pub rows: RowFilter,
+    /// Which rows the role sees (checked against the catalogue).
+    pub rows: Rule,
     /// Root `persons(…)` list.
     pub list: bool,
     /// Root `person(id:)` lookup.
@@ -412,10 +443,12 @@ impl Policy {
             let role_span =
                 header_span(text, &format!("[roles.{role_name}")).unwrap_or(role_file.span());
             let role_file = role_file.get_ref();
-            if !ROLES.contains(&role_name.as_str()) {
+            if !is_role_name(role_name) {
                 return Err(err(
                     role_span,
-                    format!("unknown role `{role_name}` (known: {})", ROLES.join(", ")),
+                    format!(
+                        "role name `{role_name}`: lower-case letters, digits and `_`, starting with a letter"
+                    ),
                 ));
             }
             let mut types = BTreeMap::new();
@@ -430,14 +463,8 @@ impl Policy {
                         format!("role {role_name}: unknown type `{type_name}`"),
                     )
                 })?;
-                let rows = RowFilter::parse(type_file.rows.get_ref()).ok_or_else(|| {
-                    err(
-                        type_file.rows.span(),
-                        format!(
-                            "{role_name}.{type_name}: unknown row filter `{}`",
-                            type_file.rows.get_ref()
-                        ),
-                    )
+                let rows = crate::rules::compile(&type_file.rows, def).map_err(|(span, m)| {
+                    err(span, format!("{role_name}.{type_name}: row rule: {m}"))
                 })?;
                 let [list, get] = flags(
                     &type_file.queries,
@@ -600,15 +627,33 @@ impl Policy {
             // Cross-type checks: relations and row filters may only lead to types the role has.
             let has = |name: &str| types.contains_key(name);
             for (type_name, (view, span, type_file)) in &types {
-                view.rows.check(view.def, has).map_err(|m| {
-                    err(
+                let mut refers = Vec::new();
+                view.rows.visible_types(&mut refers);
+                for target in refers {
+                    if !has(target) {
+                        return Err(err(
+                            type_file.rows.span(),
+                            format!(
+                                "{role_name}.{type_name}: the row rule refers to the role's rule for {target}, but the role has no type {target}"
+                            ),
+                        ));
+                    }
+                }
+                if let Some(cycle) = rule_cycle(type_name, &|t| {
+                    let mut out = Vec::new();
+                    if let Some((v, _, _)) = types.get(t) {
+                        v.rows.visible_types(&mut out);
+                    }
+                    out
+                }) {
+                    return Err(err(
                         type_file.rows.span(),
                         format!(
-                            "{role_name}.{type_name}: row filter `{}` {m}",
-                            type_file.rows.get_ref()
+                            "{role_name}.{type_name}: the row rules refer to each other in a circle ({})",
+                            cycle.join(" → ")
                         ),
-                    )
-                })?;
+                    ));
+                }
                 for f in &view.fields {
                     if let FieldKind::Relation { target, .. } = f.def.kind
                         && !has(target)

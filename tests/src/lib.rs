@@ -12,6 +12,18 @@ use gateway::auth::{Authenticator, Claims, SigningKeys};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 
+/// The roles of `shared/domain.md`, transcribed here (not read from the policy): the built-in
+/// policy must have exactly these.
+pub const DOMAIN_ROLES: &[&str] = &[
+    "immigration",
+    "unhcr",
+    "kesbangpol",
+    "police",
+    "municipality",
+    "iom",
+    "admin",
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -124,9 +136,10 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         .map(|port| format!("http://127.0.0.1:{port}"));
     tokio::spawn(app.run_until_stopped());
     let keys = SigningKeys::load_or_generate(&config.data_dir).expect("key");
-    let roles = schema::policy::ROLES
-        .iter()
-        .map(|r| r.to_string())
+    let roles = gateway::app::load_policy(&config)
+        .expect("policy")
+        .roles
+        .into_keys()
         .collect();
     let auth = Authenticator::new(keys, &config.issuer, &config.audience, roles);
     let db = Database::connect(&url).await.expect("test connection");

@@ -54,7 +54,7 @@ async fn old_and_new_keys_both_verify_after_a_rotation(app: TestApp) {
     let new_kid = SigningKeys::rotate(&app.data_dir).expect("rotate");
     assert_ne!(new_kid, old_kid);
     // A token of the new key, as a newly started process (or the CLI) would sign it.
-    let roles = schema::policy::ROLES
+    let roles = pora_tests::DOMAIN_ROLES
         .iter()
         .map(|r| r.to_string())
         .collect();

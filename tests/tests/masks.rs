@@ -47,15 +47,7 @@ const MASKED: &[Masked] = &[
     },
 ];
 
-const ROLES: &[&str] = &[
-    "immigration",
-    "iom",
-    "kesbangpol",
-    "municipality",
-    "police",
-    "unhcr",
-    "admin",
-];
+use pora_tests::DOMAIN_ROLES as ROLES;
 
 /// The oracle's masks, written from `shared/domain.md`'s definitions.
 fn initials(name: &str) -> String {

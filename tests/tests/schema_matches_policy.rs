@@ -4,10 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use pora_tests::DOMAIN_ROLES as ROLES;
 use pora_tests::{TestApp, on_both_databases};
 use schema::catalogue::{CATALOGUE, FieldKind};
 use schema::filter::screaming;
-use schema::policy::{Policy, ROLES, RoleView};
+use schema::policy::{Policy, RoleView};
 use serde_json::Value;
 
 const INTROSPECTION: &str =

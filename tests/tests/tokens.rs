@@ -57,7 +57,7 @@ fn foreign_keys() -> SigningKeys {
 
 /// Signed by a freshly generated key, with that key's own `kid`.
 fn foreign_token() -> String {
-    let roles = schema::policy::ROLES
+    let roles = pora_tests::DOMAIN_ROLES
         .iter()
         .map(|r| r.to_string())
         .collect();

@@ -4,9 +4,10 @@
 use std::collections::BTreeSet;
 
 use entities::{person, shelter};
+use pora_tests::DOMAIN_ROLES as ROLES;
 use pora_tests::{TestApp, on_both_databases};
 use schema::catalogue::{CATALOGUE, FieldKind};
-use schema::policy::{Policy, ROLES};
+use schema::policy::Policy;
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
 use serde_json::{Value, json};
 
