@@ -45,7 +45,15 @@ pub fn order_terms(
     order: Option<&GqlValue>,
 ) -> Result<Vec<OrderTerm>, QueryError> {
     let mut terms = Vec::new();
-    if let Some(GqlValue::List(items)) = order {
+    // A single order where a list is expected is a list of one (input coercion); anything
+    // else is refused, never ignored.
+    let items = match order {
+        None | Some(GqlValue::Null) => &[][..],
+        Some(GqlValue::List(items)) => items.as_slice(),
+        Some(single @ GqlValue::Object(_)) => std::slice::from_ref(single),
+        Some(_) => return Err(bad("orderBy takes a list of {field, direction}")),
+    };
+    {
         for item in items {
             let GqlValue::Object(o) = item else {
                 return Err(bad("expected an object"));

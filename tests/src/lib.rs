@@ -1,6 +1,7 @@
 //! Test helpers: start the real application on port 0 with a fresh database (a SQLite file in
 //! a temporary folder, or a new PostgreSQL database), mint tokens with its key, speak HTTP.
 
+pub mod new_role;
 pub mod otlp;
 pub mod proxy;
 
@@ -44,6 +45,11 @@ pub struct TestApp {
     pub metrics_base: Option<String>,
     /// Lets a request held by `fault_injection.hold_in_execution_for_subject` go on.
     pub fault_release: std::sync::Arc<tokio::sync::Notify>,
+    /// The policy the gateway runs with (the built-in one unless the test configured a file).
+    pub policy: schema::Policy,
+    /// The agency and jurisdiction `token(role)` names, by role: the demo agencies, plus any a
+    /// test added (`with_agency`).
+    pub agencies: std::collections::BTreeMap<String, (String, String)>,
     _temp: tempfile::TempDir,
 }
 
@@ -51,6 +57,25 @@ pub struct TestApp {
 /// PostgreSQL leg needs `PORA_TEST_POSTGRES_URL`; without it those tests are reported ignored.
 #[macro_export]
 macro_rules! on_both_databases {
+    (spawn = $spawn:path; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($spawn($crate::Backend::Sqlite).await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(not(pora_postgres), ignore = "PostgreSQL leg skipped: PORA_TEST_POSTGRES_URL is not set")]
+                async fn $name() {
+                    super::$name($spawn($crate::Backend::Postgres).await).await
+                }
+            )*
+        }
+    };
     (config = $adjust:ident; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
@@ -136,11 +161,8 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         .map(|port| format!("http://127.0.0.1:{port}"));
     tokio::spawn(app.run_until_stopped());
     let keys = SigningKeys::load_or_generate(&config.data_dir).expect("key");
-    let roles = gateway::app::load_policy(&config)
-        .expect("policy")
-        .roles
-        .into_keys()
-        .collect();
+    let policy = gateway::app::load_policy(&config).expect("policy");
+    let roles = policy.roles.keys().cloned().collect();
     let auth = Authenticator::new(keys, &config.issuer, &config.audience, roles);
     let db = Database::connect(&url).await.expect("test connection");
     let url = url.clone();
@@ -154,6 +176,11 @@ pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> T
         database_url: url,
         metrics_base,
         fault_release: config.fault_injection.release.clone(),
+        policy,
+        agencies: gateway::seed::DEMO_AGENCIES
+            .iter()
+            .map(|a| (a.0.to_owned(), (a.1.to_owned(), a.4.to_owned())))
+            .collect(),
         _temp: temp,
     }
 }
@@ -199,9 +226,35 @@ impl Reply {
 }
 
 impl TestApp {
-    /// A token for `role` at its demo agency and jurisdiction.
+    /// `token(role)` names `agency` with `jurisdiction` from now on.
+    pub fn with_agency(mut self, role: &str, agency: &str, jurisdiction: &str) -> TestApp {
+        self.agencies.insert(
+            role.to_owned(),
+            (agency.to_owned(), jurisdiction.to_owned()),
+        );
+        self
+    }
+
+    /// The agency and jurisdiction of `role`'s tokens (`token(role)`).
+    pub fn agency_of(&self, role: &str) -> (&str, &str) {
+        self.agencies
+            .get(role)
+            .map_or(("PORA-ADMIN", "31"), |(a, j)| (a.as_str(), j.as_str()))
+    }
+
+    /// The roles of the running policy that have `type_name`.
+    pub fn roles_with(&self, type_name: &str) -> Vec<String> {
+        self.policy
+            .roles
+            .iter()
+            .filter(|(_, r)| r.types.contains_key(type_name))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// A token for `role` at its agency and jurisdiction (`agency_of`).
     pub fn token(&self, role: &str) -> String {
-        let (agency, jurisdiction) = demo_agency(role);
+        let (agency, jurisdiction) = self.agency_of(role);
         self.token_for(role, agency, jurisdiction)
     }
 
@@ -219,7 +272,7 @@ impl TestApp {
 
     /// A token for `role` at its demo agency whose `scope` claim is `scope` as given.
     pub fn token_with_scope(&self, role: &str, scope: &str) -> String {
-        let (agency, jurisdiction) = demo_agency(role);
+        let (agency, jurisdiction) = self.agency_of(role);
         let now = chrono::Utc::now().timestamp();
         self.sign(&Claims {
             iss: self.auth.issuer().to_owned(),

@@ -257,7 +257,46 @@ async fn a_cursor_is_bound_to_its_list_filter_and_order(app: TestApp) {
     assert_eq!(again.ids, next.ids);
 }
 
+/// An order written inline as one object (GraphQL's list coercion) is that order, a list of
+/// one, checked against the raw table's ids sorted here; a value of the wrong shape is refused.
+async fn a_single_order_is_a_list_of_one(app: TestApp) {
+    let token = app.token("immigration");
+    let ascending = page(&app, &token, json!({ "first": 500 })).await.ids;
+    let mut expected = ascending.clone();
+    expected.sort();
+    assert_eq!(ascending, expected, "the default order is by id");
+    expected.reverse();
+    for order in [
+        "orderBy: {field: ID, direction: DESC}",
+        "orderBy: [{field: ID, direction: DESC}]",
+    ] {
+        let reply = app
+            .query(
+                &token,
+                &format!("{{ incidents(first: 500, {order}) {{ nodes {{ id }} }} }}"),
+            )
+            .await;
+        let ids: Vec<&str> = reply.data()["incidents"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| n["id"].as_str().expect("id"))
+            .collect();
+        assert_eq!(ids, expected, "{order}");
+    }
+    let wrong = app
+        .query_vars(
+            &token,
+            "query($o: [IncidentOrder!]) { incidents(first: 5, orderBy: $o) { nodes { id } } }",
+            json!({ "o": "ID" }),
+        )
+        .await;
+    assert_eq!(wrong.code(), Some("BAD_USER_INPUT"), "{}", wrong.body);
+    assert!(wrong.body["data"].is_null(), "{}", wrong.body);
+}
+
 on_both_databases!(
+    a_single_order_is_a_list_of_one,
     pages_hold_under_inserts_and_deletes,
     backward_pages_walk_the_same_rows,
     a_cursor_is_bound_to_its_list_filter_and_order,

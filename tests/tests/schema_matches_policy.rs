@@ -1,14 +1,14 @@
 //! For every role and every type and field of the whole catalogue: the role's schema has it if
 //! and only if the compiled policy grants it; selecting a field it lacks fails exactly like a
 //! field that never existed; filters, sort orders and statistics offer only what is allowed.
+//! Run over the built-in policy and over one that adds a role (`tests/policies/dinsos.toml`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use pora_tests::DOMAIN_ROLES as ROLES;
 use pora_tests::{TestApp, on_both_databases};
 use schema::catalogue::{CATALOGUE, FieldKind};
 use schema::filter::screaming;
-use schema::policy::{Policy, RoleView};
+use schema::policy::RoleView;
 use serde_json::Value;
 
 const INTROSPECTION: &str =
@@ -89,9 +89,8 @@ fn wrap(path: &[String], leaf: &str) -> String {
 }
 
 async fn introspection_lists_exactly_the_granted_types_and_fields(app: TestApp) {
-    let policy = Policy::builtin().expect("policy");
-    for role_name in ROLES {
-        let role = policy.role(role_name).expect("role");
+    for role_name in app.policy.roles.keys() {
+        let role = app.policy.role(role_name).expect("role");
         let types = introspect(&app, role_name).await;
         for def in &CATALOGUE.types {
             match role.types.get(def.name) {
@@ -125,9 +124,8 @@ async fn introspection_lists_exactly_the_granted_types_and_fields(app: TestApp) 
 }
 
 async fn a_hidden_field_fails_exactly_like_a_missing_one(app: TestApp) {
-    let policy = Policy::builtin().expect("policy");
-    for role_name in ROLES {
-        let role = policy.role(role_name).expect("role");
+    for role_name in app.policy.roles.keys() {
+        let role = app.policy.role(role_name).expect("role");
         let token = app.token(role_name);
         for def in &CATALOGUE.types {
             let hidden: Vec<&str> = def
@@ -182,9 +180,8 @@ async fn a_hidden_field_fails_exactly_like_a_missing_one(app: TestApp) {
 }
 
 async fn filters_sorts_and_statistics_offer_only_what_is_read_in_full(app: TestApp) {
-    let policy = Policy::builtin().expect("policy");
-    for role_name in ROLES {
-        let role = policy.role(role_name).expect("role");
+    for role_name in app.policy.roles.keys() {
+        let role = app.policy.role(role_name).expect("role");
         let types = introspect(&app, role_name).await;
         for view in role.types.values() {
             let full: BTreeSet<String> = view
@@ -269,7 +266,8 @@ async fn sensitive_fields_reach_only_the_roles_the_matrix_names(app: TestApp) {
             _ => unreachable!(),
         }
     };
-    for role_name in ROLES {
+    for role_name in app.policy.roles.keys() {
+        let role_name = role_name.as_str();
         let types = introspect(&app, role_name).await;
         let person_fields = types
             .get("Person")
@@ -278,11 +276,11 @@ async fn sensitive_fields_reach_only_the_roles_the_matrix_names(app: TestApp) {
         for field in ["religion", "ethnicity", "claimNarrative", "medicalNotes"] {
             assert_eq!(
                 person_fields.contains(field),
-                only(field).contains(role_name),
+                only(field).contains(&role_name),
                 "{role_name}: Person.{field}"
             );
         }
-        if ["kesbangpol", "admin"].contains(role_name) {
+        if ["kesbangpol", "admin"].contains(&role_name) {
             assert!(
                 !types.contains_key("Person"),
                 "{role_name} must have no Person type"
@@ -298,7 +296,7 @@ async fn sensitive_fields_reach_only_the_roles_the_matrix_names(app: TestApp) {
             }
         }
         let query_fields = names(&types["Query"]["fields"]);
-        if ["police", "municipality", "kesbangpol", "admin"].contains(role_name) {
+        if ["police", "municipality", "kesbangpol", "admin"].contains(&role_name) {
             assert!(
                 !query_fields.contains("persons"),
                 "{role_name} must not browse persons"
@@ -306,7 +304,7 @@ async fn sensitive_fields_reach_only_the_roles_the_matrix_names(app: TestApp) {
         }
         assert_eq!(
             query_fields.contains("verifyDocument"),
-            *role_name == "police"
+            role_name == "police"
         );
     }
 }
@@ -317,3 +315,20 @@ on_both_databases!(
     filters_sorts_and_statistics_offer_only_what_is_read_in_full,
     sensitive_fields_reach_only_the_roles_the_matrix_names,
 );
+
+/// The same suite over a policy that adds the social service's role.
+mod with_a_new_role {
+    pub(super) use super::{
+        a_hidden_field_fails_exactly_like_a_missing_one,
+        filters_sorts_and_statistics_offer_only_what_is_read_in_full,
+        introspection_lists_exactly_the_granted_types_and_fields,
+        sensitive_fields_reach_only_the_roles_the_matrix_names,
+    };
+    pora_tests::on_both_databases!(
+        spawn = pora_tests::new_role::spawn;
+        introspection_lists_exactly_the_granted_types_and_fields,
+        a_hidden_field_fails_exactly_like_a_missing_one,
+        filters_sorts_and_statistics_offer_only_what_is_read_in_full,
+        sensitive_fields_reach_only_the_roles_the_matrix_names,
+    );
+}
