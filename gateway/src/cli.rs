@@ -1,4 +1,4 @@
-//! The command line: `serve`, `schema print`, `token dev`.
+//! The command line: `serve`, `schema print`, `token …`, `policy check|explain|diff`, …
 
 use std::path::PathBuf;
 
@@ -64,6 +64,32 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Read, check and compare access policies (for the data-protection officer's sign-off).
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Check a policy file against the catalogue and build every role's schema from it; exit 1
+    /// with `file:line: message` on the first problem.
+    Check {
+        /// The policy file; default: the configured one (`policy_file`), else the built-in.
+        file: Option<PathBuf>,
+    },
+    /// Say in plain words what a role sees: types, fields, masks, row rules, writes,
+    /// statistics and their thresholds, operations.
+    Explain {
+        #[arg(long)]
+        role: String,
+        /// The policy file; default: the configured one, else the built-in.
+        file: Option<PathBuf>,
+    },
+    /// List per role every field, row rule, statistic and operation gained (+), lost (-) or
+    /// changed (~) from OLD to NEW. `builtin` names the policy compiled into the binary.
+    Diff { old: PathBuf, new: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -190,8 +216,62 @@ pub enum TokenCommand {
 }
 
 /// Runs a command with the configuration loaded from `cli.config` and the environment.
+/// The policy in `file` (`builtin`: the one compiled into the binary), or the configured one.
+fn policy_from(file: Option<&PathBuf>, config: &Config) -> Result<schema::Policy, String> {
+    match file {
+        Some(path) if path.as_os_str() == "builtin" => {
+            schema::Policy::builtin().map_err(|e| e.to_string())
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            schema::Policy::compile(&path.display().to_string(), &text).map_err(|e| e.to_string())
+        }
+        None => load_policy(config).map_err(|e| e.to_string()),
+    }
+}
+
 pub async fn run(cli: Cli, mut config: Config) -> Result<(), String> {
     match cli.command {
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => {
+            let policy = policy_from(file.as_ref(), &config)?;
+            let limiter = std::sync::Arc::new(schema::RateLimiter::new(config.verify_per_minute));
+            crate::app::build_schemas(&policy, &config, &limiter).map_err(|e| e.to_string())?;
+            println!(
+                "policy ok: {} roles ({})",
+                policy.roles.len(),
+                policy.roles.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+            Ok(())
+        }
+        Command::Policy {
+            command: PolicyCommand::Explain { role, file },
+        } => {
+            let policy = policy_from(file.as_ref(), &config)?;
+            let view = policy.role(&role).ok_or_else(|| {
+                format!(
+                    "no role `{role}` (the policy has: {})",
+                    policy.roles.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            })?;
+            print!("{}", schema::explain::explain(view));
+            Ok(())
+        }
+        Command::Policy {
+            command: PolicyCommand::Diff { old, new },
+        } => {
+            let old = policy_from(Some(&old), &config)?;
+            let new = policy_from(Some(&new), &config)?;
+            let diff = schema::explain::diff(&old, &new);
+            if diff.is_empty() {
+                println!("no difference: every role is granted the same");
+            } else {
+                print!("{diff}");
+            }
+            Ok(())
+        }
         Command::Config {
             command: ConfigCommand::Print,
         } => {

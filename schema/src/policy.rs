@@ -133,7 +133,6 @@ struct PurposeFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RoleFile {
-    #[allow(dead_code)]
     description: Option<String>,
     #[serde(default)]
     operations: Vec<Spanned<String>>,
@@ -235,6 +234,8 @@ pub struct StatisticsView {
 #[derive(Clone, Debug)]
 pub struct RoleView {
     pub name: String,
+    /// Who holds the role, in the policy's words.
+    pub description: Option<String>,
     /// The kind of agency a token of this role names (`AgencyKind`); `None`: the gateway's own
     /// administration, `ADMIN_AGENCY`.
     pub agency_kind: Option<&'static str>,
@@ -342,6 +343,7 @@ impl RoleView {
         }
         Ok(RoleView {
             name: self.name.clone(),
+            description: self.description.clone(),
             agency_kind: self.agency_kind,
             types,
             operations,
@@ -355,6 +357,7 @@ impl RoleView {
     pub fn empty(name: &str) -> Self {
         RoleView {
             name: name.to_owned(),
+            description: None,
             agency_kind: None,
             types: BTreeMap::new(),
             operations: BTreeSet::new(),
@@ -828,6 +831,7 @@ impl Policy {
                 role_name.clone(),
                 Arc::new(RoleView {
                     name: role_name.clone(),
+                    description: role_file.description.clone(),
                     agency_kind,
                     types,
                     operations,

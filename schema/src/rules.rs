@@ -13,7 +13,6 @@
 //! operator, value or variable is an error at its line); `rows::Conditions` renders it into SQL
 //! for every query, bound values only.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 
@@ -99,13 +98,6 @@ impl SessionValue {
         ("$agency", SessionValue::Agency),
         ("$now", SessionValue::Now),
     ];
-
-    fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, v)| *v == self)
-            .map_or("?", |(n, _)| n)
-    }
 
     /// In plain words, for `policy explain`.
     fn words(self) -> &'static str {
@@ -428,12 +420,22 @@ impl Rule {
             } => {
                 let inner = match rule.as_ref() {
                     Rule::True => String::new(),
-                    other => format!(" where {}", other.words_nested()),
+                    Rule::Visible { type_name } => {
+                        return if *many {
+                            format!(
+                                "with at least one of its {field} you may see (by your rule for {type_name})"
+                            )
+                        } else {
+                            format!("whose {field} you may see (by your rule for {type_name})")
+                        };
+                    }
+                    other if *many => format!(" where {}", other.words_nested()),
+                    other => return format!("whose {field}'s {}", other.words_nested()),
                 };
                 if *many {
                     format!("with at least one of its {field}{inner}")
                 } else {
-                    format!("with a {field}{inner}")
+                    format!("with a {field}")
                 }
             }
             Rule::Visible { type_name } => format!("you may see (by your rule for {type_name})"),
@@ -445,53 +447,6 @@ impl Rule {
             Rule::Or(rules) | Rule::And(rules) if rules.len() > 1 => format!("({})", self.words()),
             _ => self.words(),
         }
-    }
-
-    /// A stable one-line form for comparing two policies.
-    pub fn canonical(&self) -> String {
-        match self {
-            Rule::True => "true".to_owned(),
-            Rule::False => "false".to_owned(),
-            Rule::And(rules) => format!(
-                "and[{}]",
-                rules
-                    .iter()
-                    .map(Rule::canonical)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Rule::Or(rules) => format!(
-                "or[{}]",
-                rules
-                    .iter()
-                    .map(Rule::canonical)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Rule::Not(rule) => format!("not {}", rule.canonical()),
-            Rule::Column { field, ops, .. } => {
-                let ops: BTreeMap<&str, String> = ops
-                    .iter()
-                    .map(|(op, operand)| (*op, operand_canonical(operand)))
-                    .collect();
-                format!(
-                    "{field}{{{}}}",
-                    ops.iter()
-                        .map(|(o, v)| format!("{o}: {v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-            Rule::Related { field, rule, .. } => format!("{field}{{{}}}", rule.canonical()),
-            Rule::Visible { .. } => "visible".to_owned(),
-        }
-    }
-}
-
-fn operand_canonical(operand: &Operand) -> String {
-    match operand {
-        Operand::Literal(v) => v.to_string(),
-        Operand::Session(s) => s.name().to_owned(),
     }
 }
 
