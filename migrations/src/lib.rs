@@ -1,6 +1,8 @@
 //! Database migrations, applied by the gateway at start-up (`Migrator::up`).
 //!
-//! Each migration is a dated module; once released, a migration is never edited, only followed.
+//! Each migration is a dated module of explicit DDL; once released, a migration is never edited,
+//! only followed. `tests/frozen.rs` migrates a fresh database and compares its tables with the
+//! entities.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -13,9 +15,11 @@ mod m20261128_000006_audit_events_scopes;
 mod m20261201_000007_refusals_and_rate_counters;
 mod m20261201_000008_statistics_record_keys;
 mod m20261201_000009_referral_notes;
+pub mod m20261201_000010_foreign_keys_and_enum_checks;
 
-/// Adds the nullable string column `column` to `table`, unless it is there already: tables that
-/// earlier migrations create from the current entities have it from the start.
+/// Adds the nullable string column `column` to `table`, unless it is there already: databases
+/// created while the first migrations still built their tables from the entities of the day
+/// have it from the start (those migrations are frozen, explicit DDL now).
 async fn add_optional_column(
     manager: &SchemaManager<'_>,
     table: &str,
@@ -60,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_refusals_and_rate_counters::Migration),
             Box::new(m20261201_000008_statistics_record_keys::Migration),
             Box::new(m20261201_000009_referral_notes::Migration),
+            Box::new(m20261201_000010_foreign_keys_and_enum_checks::Migration),
         ]
     }
 }

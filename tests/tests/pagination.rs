@@ -75,16 +75,24 @@ async fn create_incident(app: &TestApp, token: &str, headcount: Option<i64>) -> 
         .to_owned()
 }
 
+/// Deletes an incident and the links to its persons (the database refuses to leave them
+/// pointing at nothing).
 async fn delete_incident(app: &TestApp, id: &str) {
     let backend = app.db.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => "DELETE FROM incidents WHERE id = $1",
-        _ => "DELETE FROM incidents WHERE id = ?",
+    let placeholder = match backend {
+        sea_orm::DbBackend::Postgres => "$1",
+        _ => "?",
     };
-    app.db
-        .execute_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
-        .await
-        .expect("delete");
+    for table_and_column in ["incident_persons WHERE incident_id", "incidents WHERE id"] {
+        app.db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!("DELETE FROM {table_and_column} = {placeholder}"),
+                [id.into()],
+            ))
+            .await
+            .expect("delete");
+    }
 }
 
 /// Whether `part` appears in `whole` in the same relative order.
