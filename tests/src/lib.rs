@@ -107,7 +107,7 @@ macro_rules! on_both_databases {
 pub fn default_config(_: &mut Config) {}
 
 /// A fresh PostgreSQL database on the server named by `PORA_TEST_POSTGRES_URL`.
-async fn fresh_postgres_database() -> String {
+pub async fn fresh_postgres_database() -> String {
     let admin_url = std::env::var("PORA_TEST_POSTGRES_URL")
         .expect("PORA_TEST_POSTGRES_URL must be set for the PostgreSQL leg");
     let admin = Database::connect(&admin_url)
