@@ -5,6 +5,8 @@
 //! the log under that id.
 
 use async_graphql::ErrorExtensions;
+
+pub use crate::error_code::ErrorCode;
 use sea_orm::{DbErr, RuntimeErr};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +35,7 @@ pub enum QueryError {
     AuditUnavailable(DbErr),
     /// A refusal with its own stable code (e.g. `TOKEN_LIFETIME_TOO_LONG`), answered 403.
     #[error("{message}")]
-    Refused { code: &'static str, message: String },
+    Refused { code: ErrorCode, message: String },
 }
 
 impl From<DbErr> for QueryError {
@@ -72,17 +74,17 @@ pub fn is_unavailable(e: &DbErr) -> bool {
 
 impl QueryError {
     /// The stable `extensions.code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            QueryError::Database(_) | QueryError::Internal(_) => "INTERNAL_ERROR",
-            QueryError::Unavailable(_) => "SERVICE_UNAVAILABLE",
-            QueryError::AuditUnavailable(_) => "AUDIT_UNAVAILABLE",
-            QueryError::BadInput(_) => "BAD_USER_INPUT",
-            QueryError::RateLimited { .. } => "RATE_LIMITED",
-            QueryError::NotFound(_) => "NOT_FOUND",
-            QueryError::Forbidden(_) => "FORBIDDEN",
-            QueryError::Conflict(_) => "CONFLICT",
-            QueryError::Refused { code, .. } => code,
+            QueryError::Database(_) | QueryError::Internal(_) => ErrorCode::InternalError,
+            QueryError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            QueryError::AuditUnavailable(_) => ErrorCode::AuditUnavailable,
+            QueryError::BadInput(_) => ErrorCode::BadUserInput,
+            QueryError::RateLimited { .. } => ErrorCode::RateLimited,
+            QueryError::NotFound(_) => ErrorCode::NotFound,
+            QueryError::Forbidden(_) => ErrorCode::Forbidden,
+            QueryError::Conflict(_) => ErrorCode::Conflict,
+            QueryError::Refused { code, .. } => *code,
         }
     }
 
@@ -90,7 +92,7 @@ impl QueryError {
     pub fn to_graphql(&self, request_id: &str) -> async_graphql::Error {
         let code = self.code();
         let message = match self {
-            QueryError::Database(_) | QueryError::Internal(_) => {
+            _ if !code.shows_message() => {
                 tracing::error!(request_id, error = %self, "request failed");
                 "internal error".to_owned()
             }
@@ -110,7 +112,7 @@ impl QueryError {
             _ => None,
         };
         async_graphql::Error::new(message).extend_with(|_, e| {
-            e.set("code", code);
+            e.set("code", code.as_str());
             e.set("requestId", request_id.clone());
             if let Some(seconds) = retry_after {
                 e.set("retryAfter", seconds);

@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod cursor;
 pub mod engine;
 pub mod error;
+pub mod error_code;
 pub mod explain;
 pub mod federation;
 pub mod filter;

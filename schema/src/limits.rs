@@ -95,16 +95,17 @@ pub enum LimitError {
 
 impl LimitError {
     /// The stable `extensions.code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::error_code::ErrorCode {
+        use crate::error_code::ErrorCode;
         match self {
-            LimitError::InputTooDeep { .. } => "MAX_INPUT_DEPTH_LIMIT",
+            LimitError::InputTooDeep { .. } => ErrorCode::MaxInputDepthLimit,
             // The depth refusal keeps the code it always had.
-            LimitError::TooDeep { .. } => "GRAPHQL_VALIDATION_FAILED",
-            LimitError::TooExpensive { .. } => "COST_ESTIMATED_TOO_EXPENSIVE",
-            LimitError::TooManyAliases { .. } => "MAX_ALIASES_LIMIT",
-            LimitError::TooManyRootFields { .. } => "MAX_ROOT_FIELDS_LIMIT",
+            LimitError::TooDeep { .. } => ErrorCode::GraphqlValidationFailed,
+            LimitError::TooExpensive { .. } => ErrorCode::CostEstimatedTooExpensive,
+            LimitError::TooManyAliases { .. } => ErrorCode::MaxAliasesLimit,
+            LimitError::TooManyRootFields { .. } => ErrorCode::MaxRootFieldsLimit,
             LimitError::UnknownOperation(_) | LimitError::OperationNameMissing => {
-                "OPERATION_RESOLUTION_FAILURE"
+                ErrorCode::OperationResolutionFailure
             }
         }
     }

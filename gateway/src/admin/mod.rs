@@ -452,15 +452,15 @@ impl schema::mutation::TokenIssuer for GraphqlIssuer {
         {
             Ok((token, model)) => Ok((token, model.id)),
             Err(e @ TokenError::TooLong { .. }) => Err(QueryError::Refused {
-                code: "TOKEN_LIFETIME_TOO_LONG",
+                code: schema::error_code::ErrorCode::TokenLifetimeTooLong,
                 message: e.to_string(),
             }),
             Err(e @ TokenError::UnknownRole(_)) => Err(QueryError::Refused {
-                code: "TOKEN_ROLE_UNKNOWN",
+                code: schema::error_code::ErrorCode::TokenRoleUnknown,
                 message: e.to_string(),
             }),
             Err(e @ TokenError::ScopeNotInRole(_)) => Err(QueryError::Refused {
-                code: "TOKEN_SCOPE_NOT_IN_ROLE",
+                code: schema::error_code::ErrorCode::TokenScopeNotInRole,
                 message: e.to_string(),
             }),
             Err(e @ (TokenError::BadJurisdiction(_) | TokenError::WrongAgency(_))) => {

@@ -9,6 +9,7 @@ pub mod keys;
 use chrono::Utc;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Header, Validation};
+use schema::error_code::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use schema::Session;
@@ -126,19 +127,19 @@ impl AuthError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AuthError::Missing => "TOKEN_MISSING",
-            AuthError::Invalid => "TOKEN_INVALID",
-            AuthError::Expired => "TOKEN_EXPIRED",
-            AuthError::NotYetValid => "TOKEN_NOT_YET_VALID",
-            AuthError::WrongIssuer => "TOKEN_ISSUER_INVALID",
-            AuthError::WrongAudience => "TOKEN_AUDIENCE_INVALID",
-            AuthError::UnknownRole => "TOKEN_ROLE_UNKNOWN",
-            AuthError::Revoked => "TOKEN_REVOKED",
-            AuthError::StatusUnavailable => "TOKEN_STATUS_UNAVAILABLE",
-            AuthError::RouterInvalid => "ROUTER_TOKEN_INVALID",
-            AuthError::ScopeNotInRole(_) => "TOKEN_SCOPE_NOT_IN_ROLE",
+            AuthError::Missing => ErrorCode::TokenMissing,
+            AuthError::Invalid => ErrorCode::TokenInvalid,
+            AuthError::Expired => ErrorCode::TokenExpired,
+            AuthError::NotYetValid => ErrorCode::TokenNotYetValid,
+            AuthError::WrongIssuer => ErrorCode::TokenIssuerInvalid,
+            AuthError::WrongAudience => ErrorCode::TokenAudienceInvalid,
+            AuthError::UnknownRole => ErrorCode::TokenRoleUnknown,
+            AuthError::Revoked => ErrorCode::TokenRevoked,
+            AuthError::StatusUnavailable => ErrorCode::TokenStatusUnavailable,
+            AuthError::RouterInvalid => ErrorCode::RouterTokenInvalid,
+            AuthError::ScopeNotInRole(_) => ErrorCode::TokenScopeNotInRole,
         }
     }
 }

@@ -4,6 +4,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use schema::error_code::ErrorCode;
 use serde_json::json;
 
 use crate::auth::AuthError;
@@ -50,45 +51,30 @@ fn retry_seconds(e: &super::rate_limit::Exceeded) -> u64 {
 }
 
 impl RequestError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             RequestError::Auth(e) => e.code(),
-            RequestError::BodyTooLarge(_) => "REQUEST_TOO_LARGE",
-            RequestError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            RequestError::BadRequest(_) => "BAD_REQUEST",
-            RequestError::Parse(_) => "GRAPHQL_PARSE_FAILED",
-            RequestError::MutationOverGet => "METHOD_NOT_ALLOWED",
-            RequestError::NoSchema => "FORBIDDEN",
-            RequestError::AuditUnavailable => "AUDIT_UNAVAILABLE",
+            RequestError::BodyTooLarge(_) => ErrorCode::RequestTooLarge,
+            RequestError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            RequestError::BadRequest(_) => ErrorCode::BadRequest,
+            RequestError::Parse(_) => ErrorCode::GraphqlParseFailed,
+            RequestError::MutationOverGet => ErrorCode::MethodNotAllowed,
+            RequestError::NoSchema => ErrorCode::Forbidden,
+            RequestError::AuditUnavailable => ErrorCode::AuditUnavailable,
             RequestError::Limit(e) => e.code(),
-            RequestError::BadUserInput(_) => "BAD_USER_INPUT",
-            RequestError::ResponseTooLarge { .. } => "RESPONSE_TOO_LARGE",
-            RequestError::RateLimited(_) => "RATE_LIMITED",
-            RequestError::Internal => "INTERNAL_ERROR",
-            RequestError::Busy => "SERVICE_UNAVAILABLE",
-            RequestError::ShuttingDown => "SHUTTING_DOWN",
+            RequestError::BadUserInput(_) => ErrorCode::BadUserInput,
+            RequestError::ResponseTooLarge { .. } => ErrorCode::ResponseTooLarge,
+            RequestError::RateLimited(_) => ErrorCode::RateLimited,
+            RequestError::Internal => ErrorCode::InternalError,
+            RequestError::Busy => ErrorCode::ServiceUnavailable,
+            RequestError::ShuttingDown => ErrorCode::ShuttingDown,
         }
     }
 
+    /// The status the code owns (`ErrorCode::request_status`).
     pub fn status(&self) -> StatusCode {
-        match self {
-            RequestError::Auth(AuthError::StatusUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
-            // Authenticated, but asking for more than the role grants.
-            RequestError::Auth(AuthError::ScopeNotInRole(_)) => StatusCode::FORBIDDEN,
-            RequestError::Auth(_) => StatusCode::UNAUTHORIZED,
-            RequestError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            RequestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            RequestError::BadRequest(_) | RequestError::Parse(_) => StatusCode::BAD_REQUEST,
-            RequestError::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
-            RequestError::NoSchema => StatusCode::FORBIDDEN,
-            RequestError::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            RequestError::Limit(_)
-            | RequestError::BadUserInput(_)
-            | RequestError::ResponseTooLarge { .. } => StatusCode::BAD_REQUEST,
-            RequestError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            RequestError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            RequestError::Busy | RequestError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-        }
+        StatusCode::from_u16(self.code().request_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// Whether this refusal comes before execution for a reason that is counted rather than
@@ -102,7 +88,7 @@ impl RequestError {
     }
 
     pub fn response(&self, request_id: &str) -> HttpResponse {
-        let mut extensions = json!({ "code": self.code(), "requestId": request_id });
+        let mut extensions = json!({ "code": self.code().as_str(), "requestId": request_id });
         match self {
             RequestError::Limit(e) => {
                 for (key, value) in e.details() {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod ide;
 pub mod rate_limit;
 
+use schema::error_code::{ErrorCode, InOperation};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -582,7 +583,7 @@ async fn finish(
     match &result {
         Err(RequestError::Auth(e)) => state
             .metrics
-            .counter("pora_token_refusals_total", &[("code", e.code())])
+            .counter("pora_token_refusals_total", &[("code", e.code().as_str())])
             .increment(1),
         Err(RequestError::RateLimited(e)) => state
             .metrics
@@ -593,10 +594,10 @@ async fn finish(
     let response = match result {
         Ok(response) => response,
         Err(e) if e.is_counted_refusal() => {
-            state.metrics.refused(e.code());
+            state.metrics.refused(e.code().as_str());
             let mut who = crate::audit::refusals::Refused::from(&*audit);
             who.address = address;
-            state.refusals.note(e.code(), who, id);
+            state.refusals.note(e.code().as_str(), who, id);
             return e.response(id);
         }
         Err(e) => {
@@ -873,9 +874,9 @@ async fn execute(
             extensions.set(
                 "code",
                 if request_failed {
-                    "GRAPHQL_VALIDATION_FAILED"
+                    ErrorCode::GraphqlValidationFailed.as_str()
                 } else {
-                    "INTERNAL_ERROR"
+                    ErrorCode::InternalError.as_str()
                 },
             );
         }
@@ -911,28 +912,22 @@ async fn execute(
         });
     }
     let legacy = legacy_json_only(req);
-    let code_of = |e: &async_graphql::ServerError| {
-        e.extensions
-            .as_ref()
-            .and_then(|x| x.get("code"))
-            .and_then(|c| match c {
-                async_graphql::Value::String(s) => Some(s.clone()),
-                _ => None,
-            })
+    // What each error does to the status is its code's (`ErrorCode::in_operation`).
+    let effect = |e: &async_graphql::ServerError| match e.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(s) => ErrorCode::parse(s).map(ErrorCode::in_operation),
+        _ => None,
     };
     // An unreachable database (or an audit log that cannot take a write's event) is the
     // server's trouble, not the request's: 503, retry later.
-    let unavailable = response.errors.iter().any(|e| {
-        matches!(
-            code_of(e).as_deref(),
-            Some("SERVICE_UNAVAILABLE" | "AUDIT_UNAVAILABLE")
-        )
-    });
+    let unavailable = response
+        .errors
+        .iter()
+        .any(|e| effect(e) == Some(InOperation::Unavailable));
     // A rate limit inside the operation (verifyDocument) answers 429 with its Retry-After.
     let retry_after = response
         .errors
         .iter()
-        .filter(|e| code_of(e).as_deref() == Some("RATE_LIMITED"))
+        .filter(|e| effect(e) == Some(InOperation::RateLimited))
         .filter_map(|e| match e.extensions.as_ref()?.get("retryAfter")? {
             async_graphql::Value::Number(n) => n.as_u64(),
             _ => None,
@@ -943,7 +938,7 @@ async fn execute(
         && response
             .errors
             .iter()
-            .any(|e| code_of(e).is_some_and(|c| REFUSALS.contains(&c.as_str())));
+            .any(|e| effect(e) == Some(InOperation::Refusal));
     let status = if unavailable {
         StatusCode::SERVICE_UNAVAILABLE
     } else if retry_after.is_some() {
@@ -1033,11 +1028,3 @@ fn validate(
     )?;
     Ok((document, schema, role, base, variables, analysis))
 }
-
-/// Codes that refuse an operation outright: with no data, the answer is 403.
-const REFUSALS: &[&str] = &[
-    "FORBIDDEN",
-    "TOKEN_LIFETIME_TOO_LONG",
-    "TOKEN_ROLE_UNKNOWN",
-    "TOKEN_SCOPE_NOT_IN_ROLE",
-];
