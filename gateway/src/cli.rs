@@ -215,7 +215,6 @@ pub enum TokenCommand {
     },
 }
 
-/// Runs a command with the configuration loaded from `cli.config` and the environment.
 /// The policy in `file` (`builtin`: the one compiled into the binary), or the configured one.
 fn policy_from(file: Option<&PathBuf>, config: &Config) -> Result<schema::Policy, String> {
     match file {
@@ -231,6 +230,7 @@ fn policy_from(file: Option<&PathBuf>, config: &Config) -> Result<schema::Policy
     }
 }
 
+/// Runs a command with the configuration loaded from `cli.config` and the environment.
 pub async fn run(cli: Cli, mut config: Config) -> Result<(), String> {
     match cli.command {
         Command::Policy {
@@ -507,6 +507,9 @@ pub async fn run(cli: Cli, mut config: Config) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             println!("revoked {n} tokens of {agency}");
+            println!(
+                "cut off {agency}: every token of it issued until now is refused, stored or not"
+            );
             Ok(())
         }
         Command::Token {

@@ -1,7 +1,9 @@
 //! `pora-gateway token …`: issue prints only the token; list filters by agency, role and state
 //! and never shows a token value; revoke changes the state.
 
-use std::process::Command;
+mod support;
+
+use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pora-gateway");
 
@@ -242,4 +244,70 @@ fn reading_commands_refuse_a_store_that_does_not_exist() {
         assert!(stderr.contains("no gateway database"), "{args:?}: {stderr}");
     }
     assert!(!mistyped.exists(), "nothing was created");
+}
+
+/// `token revoke-agency` is the same operation as `revokeTokensOfAgency`: the stored tokens are
+/// revoked and the agency is cut off, so a token that was never stored (a development token)
+/// is refused too, by a gateway started afterwards.
+#[test]
+fn revoke_agency_cuts_the_agency_off_for_unstored_tokens_too() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stored = run(
+        dir.path(),
+        &[
+            "token",
+            "issue",
+            "--role",
+            "unhcr",
+            "--agency",
+            "UNHCR-JKT",
+            "--jurisdiction",
+            "31",
+        ],
+    )
+    .trim()
+    .to_owned();
+    let unstored = run(dir.path(), &["token", "dev", "--role", "unhcr"])
+        .lines()
+        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("eyJ")))
+        .expect("a development token")
+        .to_owned();
+    let other_agency = run(dir.path(), &["token", "dev", "--role", "police"])
+        .lines()
+        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("eyJ")))
+        .expect("a development token")
+        .to_owned();
+    let out = run(dir.path(), &["token", "revoke-agency", "UNHCR-JKT"]);
+    assert!(out.starts_with("revoked 1 tokens of UNHCR-JKT"), "{out}");
+
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env("PORA_DATA_DIR", dir.path())
+        .env("PORA_LISTEN", "127.0.0.1:0")
+        .env("PORA_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let url = support::listening_url(&mut child);
+    let client = reqwest::blocking::Client::new();
+    let ask = |token: &str| {
+        let reply = client
+            .post(&url)
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "query": "{ viewer { agency } }" }))
+            .send()
+            .expect("request");
+        let status = reply.status().as_u16();
+        let text = reply.text().expect("body");
+        let body: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status} {text:?}: {e}"));
+        (status, body["errors"][0]["extensions"]["code"].clone())
+    };
+    for token in [&stored, &unstored] {
+        assert_eq!(ask(token), (401, serde_json::json!("TOKEN_REVOKED")));
+    }
+    assert_eq!(ask(&other_agency).0, 200, "another agency is not touched");
+    let _ = child.kill();
+    let _ = child.wait();
 }

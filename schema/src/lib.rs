@@ -29,6 +29,7 @@ pub mod scoped;
 pub mod session;
 pub mod sql;
 pub mod statistics;
+pub mod tokens;
 
 pub use builder::{RateLimiter, SchemaOptions, build_schema};
 pub use engine::Engine;

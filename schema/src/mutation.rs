@@ -390,65 +390,23 @@ pub struct TokenRevoked(pub std::sync::Arc<dyn Fn(&str) + Send + Sync>);
 
 /// Revokes the visible, live tokens among `condition`; returns their ids.
 async fn revoke_where(engine: &Engine, condition: Sql) -> Result<Vec<String>, QueryError> {
-    let mut select =
-        Sql::new("SELECT t.id AS c0 FROM access_tokens t WHERE t.revoked_at IS NULL AND ");
-    select
-        .append(condition)
-        .push(" AND ")
-        .append(engine.conditions().rows("AccessToken", "t"));
-    let txn = engine.db.begin().await?;
-    let backend = txn.get_database_backend();
-    let mut ids = Vec::new();
-    engine.count_statement();
-    for r in txn
-        .query_all_raw(select.checked_statement(backend)?)
-        .await?
-    {
-        ids.push(r.try_get_by::<String, _>("c0")?);
-    }
-    let now = Utc::now();
-    for id in &ids {
-        let mut update = Sql::new("UPDATE access_tokens SET revoked_at = ");
-        update
-            .bind(now)
-            .push(", revoked_by = ")
-            .bind(engine.session.subject.clone())
-            .push(", updated_at = ")
-            .bind(now)
-            .push(" WHERE id = ")
-            .bind(id.clone())
-            .push(" AND revoked_at IS NULL");
-        engine.count_statement();
-        txn.execute_raw(update.checked_statement(backend)?).await?;
-    }
-    txn.commit().await?;
-    Ok(ids)
+    let visible = Sql::and(vec![
+        condition,
+        engine.conditions().rows("AccessToken", "t"),
+    ]);
+    crate::tokens::revoke_where(&engine.db, visible, &engine.session.subject, &|| {
+        engine.count_statement()
+    })
+    .await
 }
 
-/// What `TokenRevoked` is called with after an agency's cut-off changed: the prefix, then the
-/// agency code.
-pub const AGENCY_CUTOFF_PREFIX: &str = "agency-cutoff:";
+pub use crate::tokens::AGENCY_CUTOFF_PREFIX;
 
-/// Records that every token of `agency` issued until now is refused.
 async fn cut_off_agency(engine: &Engine, agency: &str) -> Result<(), QueryError> {
-    use entities::agency_cutoff;
-    use sea_orm::{ActiveValue, ColumnTrait, EntityTrait, QueryFilter};
-    let txn = engine.db.begin().await?;
-    engine.count_statement();
-    agency_cutoff::Entity::delete_many()
-        .filter(agency_cutoff::Column::Agency.eq(agency))
-        .exec(&txn)
-        .await?;
-    engine.count_statement();
-    agency_cutoff::Entity::insert(agency_cutoff::ActiveModel {
-        agency: ActiveValue::Set(agency.to_owned()),
-        revoked_before: ActiveValue::Set(Utc::now()),
-        revoked_by: ActiveValue::Set(engine.session.subject.clone()),
+    crate::tokens::cut_off_agency(&engine.db, agency, &engine.session.subject, &|| {
+        engine.count_statement()
     })
-    .exec_without_returning(&txn)
-    .await?;
-    txn.commit().await?;
-    Ok(())
+    .await
 }
 
 fn forget_all(ctx: &async_graphql::dynamic::ResolverContext<'_>, ids: &[String]) {

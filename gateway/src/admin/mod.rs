@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use entities::access_token;
-use sea_orm::{
-    ActiveValue, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::auth::{AuthError, Authenticator, Claims};
 
@@ -338,38 +336,32 @@ impl TokenStore {
 
     /// Revokes one token; false when there is no such token or it was revoked already.
     pub async fn revoke(&self, id: &str, by: &str) -> Result<bool, DbErr> {
-        let result = access_token::Entity::update_many()
-            .set(access_token::ActiveModel {
-                revoked_at: ActiveValue::Set(Some(Utc::now())),
-                revoked_by: ActiveValue::Set(Some(by.to_owned())),
-                updated_at: ActiveValue::Set(Utc::now()),
-                ..Default::default()
-            })
-            .filter(access_token::Column::Id.eq(id))
-            .filter(access_token::Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await?;
+        let mut condition = schema::sql::Sql::new("t.id = ");
+        condition.bind(id.to_owned());
+        let revoked = schema::tokens::revoke_where(&self.db, condition, by, &|| {})
+            .await
+            .map_err(db_error)?;
         self.forget(id);
-        Ok(result.rows_affected > 0)
+        Ok(!revoked.is_empty())
     }
 
-    /// Revokes every live token of an agency; returns how many.
+    /// Revokes every live token of an agency and cuts the agency off (every token of it issued
+    /// until now is refused, stored or not), as `revokeTokensOfAgency` does; returns how many
+    /// stored tokens were revoked.
     pub async fn revoke_agency(&self, agency: &str, by: &str) -> Result<u64, DbErr> {
-        let ids: Vec<String> = access_token::Entity::find()
-            .filter(access_token::Column::Agency.eq(agency))
-            .filter(access_token::Column::RevokedAt.is_null())
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|t| t.id)
-            .collect();
-        let mut n = 0;
-        for id in ids {
-            if self.revoke(&id, by).await? {
-                n += 1;
-            }
+        let mut condition = schema::sql::Sql::new("t.agency = ");
+        condition.bind(agency.to_owned());
+        let revoked = schema::tokens::revoke_where(&self.db, condition, by, &|| {})
+            .await
+            .map_err(db_error)?;
+        schema::tokens::cut_off_agency(&self.db, agency, by, &|| {})
+            .await
+            .map_err(db_error)?;
+        for id in &revoked {
+            self.forget(id);
         }
-        Ok(n)
+        self.forget(&format!("{}{agency}", schema::tokens::AGENCY_CUTOFF_PREFIX));
+        Ok(revoked.len() as u64)
     }
 
     /// Tokens, newest first, optionally of one agency.
@@ -385,7 +377,7 @@ impl TokenStore {
     /// Drops the cached status of `id` (and, for an agency cut-off, the cached cut-offs), so
     /// this process sees a change at once.
     pub fn forget(&self, id: &str) {
-        if id.starts_with(schema::mutation::AGENCY_CUTOFF_PREFIX) {
+        if id.starts_with(schema::tokens::AGENCY_CUTOFF_PREFIX) {
             *self.cutoffs.lock().unwrap_or_else(|e| e.into_inner()) = None;
             return;
         }
@@ -393,6 +385,14 @@ impl TokenStore {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
+    }
+}
+
+/// A revocation's error as the store reports it.
+fn db_error(e: schema::QueryError) -> DbErr {
+    match e {
+        schema::QueryError::Database(e) | schema::QueryError::Unavailable(e) => e,
+        other => DbErr::Custom(other.to_string()),
     }
 }
 
