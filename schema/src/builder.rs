@@ -438,12 +438,11 @@ fn list_field(view: &TypeView, options: &SchemaOptions) -> Field {
                     }
                     let mut tail = Sql::new(cursor::order_clause(&terms, page.backward));
                     tail.push(" LIMIT ").bind(i64::from(page.size) + 1);
+                    // The order's columns are read for the cursors, named or not.
+                    let order_columns: Vec<&str> = terms.iter().map(|t| t.column).collect();
                     let mut rows: Vec<Row> = engine
-                        .fetch(type_name, None, None, seeking, tail)
-                        .await?
-                        .into_iter()
-                        .map(|(_, r)| r)
-                        .collect();
+                        .fetch_also(type_name, seeking, tail, &order_columns)
+                        .await?;
                     let more = rows.len() > page.size as usize;
                     rows.truncate(page.size as usize);
                     let given = page.position.is_some();

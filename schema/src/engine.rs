@@ -40,8 +40,10 @@ pub struct Engine {
     pub write_audit: Option<Arc<dyn crate::audit::WriteAudit>>,
     /// Told of every statement this request's reads send (traces).
     pub observer: Option<Arc<dyn StatementObserver>>,
-    /// The field names the request's document selects; `None`: all. Expression fields (a
-    /// count per row, say) are computed only when named.
+    /// The field names the request's document selects; `None`: all. Only the values a
+    /// document names are read (plus the row's id, the person it is about, and what the
+    /// caller asks for besides, such as the order's columns): the select list follows the
+    /// query, not everything the role may read.
     pub mentioned: Option<Arc<std::collections::HashSet<String>>>,
 }
 
@@ -170,9 +172,19 @@ impl Engine {
         view: &TypeView,
         alias: &str,
         conditions: &Conditions<'_>,
+        also: &[&str],
     ) -> Vec<SelectItem> {
         let ty = view.def;
         let mut items: Vec<SelectItem> = Vec::new();
+        // Whether the document names this field (or the caller needs its column).
+        let wanted = |f: &crate::catalogue::FieldDef| {
+            self.mentioned
+                .as_ref()
+                .is_none_or(|names| names.contains(f.name))
+                || f.column().is_some_and(|(c, _, _)| also.contains(&c))
+                || matches!(f.kind, FieldKind::Relation { join: Join::Forward { column }, .. }
+                    if ty.person_column == Some(column) || also.contains(&column))
+        };
         let add_column = |items: &mut Vec<SelectItem>, column: &'static str, kind: Kind| {
             if !items.iter().any(|i| i.key == column) {
                 items.push(SelectItem {
@@ -184,13 +196,8 @@ impl Engine {
         };
         add_column(&mut items, "id", Kind::Id);
         for f in &view.fields {
-            // An expression is work for the database: only when the request asks for it.
-            if matches!(f.def.kind, FieldKind::Expression { .. })
-                && self
-                    .mentioned
-                    .as_ref()
-                    .is_some_and(|names| !names.contains(f.def.name))
-            {
+            // Every value is work for the database: only what the request asks for.
+            if !wanted(f.def) {
                 continue;
             }
             match (f.def.kind, f.access) {
@@ -329,9 +336,41 @@ impl Engine {
         tail: Sql,
         per_key: Option<u32>,
     ) -> Result<Vec<(Option<String>, Row)>, QueryError> {
+        self.fetch_selecting(type_name, join, key_expr, condition, tail, per_key, &[])
+            .await
+    }
+
+    /// `fetch`, reading the columns `also` too whether or not the document names their fields
+    /// (the order of a page, for its cursors; the key of an entity lookup).
+    pub async fn fetch_also(
+        &self,
+        type_name: &str,
+        condition: Sql,
+        tail: Sql,
+        also: &[&str],
+    ) -> Result<Vec<Row>, QueryError> {
+        Ok(self
+            .fetch_selecting(type_name, None, None, condition, tail, None, also)
+            .await?
+            .into_iter()
+            .map(|(_, row)| row)
+            .collect())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch_selecting(
+        &self,
+        type_name: &str,
+        join: Option<&str>,
+        key_expr: Option<&str>,
+        condition: Sql,
+        tail: Sql,
+        per_key: Option<u32>,
+        also: &[&str],
+    ) -> Result<Vec<(Option<String>, Row)>, QueryError> {
         let view = self.view(type_name)?;
         let conditions = self.conditions();
-        let items = self.select_items(view, "t", &conditions);
+        let items = self.select_items(view, "t", &conditions, also);
         let mut sql = Sql::new("SELECT ");
         for (i, item) in items.iter().enumerate() {
             if i > 0 {
@@ -550,13 +589,24 @@ impl Loader<RelationKey> for RelationLoader {
                 .or_default()
                 .push(k.key.clone());
         }
+        // Sibling relations (a person's registration and placement) load side by side, each
+        // on its own connection, rather than one after the other.
+        let loads = groups
+            .into_iter()
+            .map(|((parent_type, field, limit), parent_keys)| {
+                let engine = self.0.clone();
+                async move {
+                    let loaded = engine
+                        .load_relation(parent_type, field, &parent_keys, limit)
+                        .await
+                        .map_err(Arc::new)?;
+                    Ok::<_, Arc<QueryError>>((parent_type, field, limit, parent_keys, loaded))
+                }
+            });
         let mut out = HashMap::new();
-        for ((parent_type, field, limit), parent_keys) in groups {
-            let loaded = self
-                .0
-                .load_relation(parent_type, field, &parent_keys, limit)
-                .await
-                .map_err(Arc::new)?;
+        for (parent_type, field, limit, parent_keys, loaded) in
+            futures::future::try_join_all(loads).await?
+        {
             for key in parent_keys {
                 let rows = loaded.get(&key).cloned().unwrap_or_default();
                 out.insert(

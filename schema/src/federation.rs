@@ -226,8 +226,8 @@ pub(crate) fn resolve_entities(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
                     condition.bind(value.to_owned());
                 }
                 condition.push(")");
-                for (_, row) in engine
-                    .fetch(type_name, None, None, condition, Sql::default())
+                for row in engine
+                    .fetch_also(type_name, condition, Sql::default(), &[column])
                     .await?
                 {
                     if let Some(value) = row.key(column) {
