@@ -25,6 +25,8 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
+mod peer;
+
 type BoxError = Box<dyn Error + Send + Sync>;
 
 /// Name of the database the benchmark creates (and drops) on the server.
@@ -66,13 +68,19 @@ struct Args {
     /// Keep `pora_bench` and skip seeding if it already holds at least `--persons` persons.
     #[arg(long)]
     reuse: bool,
+    /// Interleaved rounds per shape; the figures printed are the medians.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// Measure the gateway alone, without PostGraphile v5 beside it.
+    #[arg(long)]
+    no_postgraphile: bool,
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
-    if args.concurrency == 0 || args.page_size == 0 {
-        return Err("--concurrency and --page-size must be at least 1".into());
+    if args.concurrency == 0 || args.page_size == 0 || args.rounds == 0 {
+        return Err("--concurrency, --page-size and --rounds must be at least 1".into());
     }
     let bench_url = bench_database_url(&args.database_url)?;
 
@@ -96,6 +104,13 @@ async fn main() -> Result<(), BoxError> {
         demo_data: Some(true),
         workers: 2,
         max_connections: 20,
+        // A few callers send tens of thousands of requests: per-caller limits off, so the
+        // figures are the gateway's throughput, not its rate limit (pora-abuse measures those).
+        rate_limits: gateway::config::RateLimitConfig {
+            requests_per_minute: 0,
+            cost_per_minute: 0,
+            ..Default::default()
+        },
         ..Config::default()
     };
     let started = Instant::now();
@@ -119,15 +134,29 @@ async fn main() -> Result<(), BoxError> {
     let auth = Authenticator::new(keys, &config.issuer, &config.audience, roles);
 
     let page = args.page_size;
-    // IOM reads every field of this shape too (policy.toml: Person.fullName, registration
-    // legalStatus/documentValid, currentPlacement, Placement.kind, Shelter.name/occupancy),
-    // so both scenarios send the same query; the row filters differ.
-    let query = format!(
-        "{{ persons(first: {page}) {{ nodes {{ id fullName registration {{ legalStatus documentValid }} \
-         currentPlacement {{ kind shelter {{ name occupancy }} }} }} }} }}"
-    );
+    // The shapes of bench/README.md. IOM reads every field of them too (policy.toml), so the
+    // filtered roles send the same queries; only the row rules differ.
+    let gateway_query = |placement: &str| {
+        format!(
+            "{{ persons(first: {page}) {{ nodes {{ id fullName registration {{ legalStatus documentValid }} \
+             currentPlacement {{ kind{placement} }} }} }} }}"
+        )
+    };
+    let shapes = [
+        (
+            "bench",
+            gateway_query(" shelter { name occupancy }"),
+            "a-bench",
+        ),
+        (
+            "shelter-name",
+            gateway_query(" shelter { name }"),
+            "b-no-occupancy",
+        ),
+        ("no-shelter", gateway_query(""), "c-no-shelter"),
+    ];
     // The cost of the audit log: a second gateway on the same database with the audit log
-    // switched off gets the immigration load too; the audited `immigration` run is the baseline.
+    // switched off gets the bench shape too; the audited run is the baseline.
     let unaudited = Application::build(Config {
         audit_log: false,
         demo_data: Some(false),
@@ -136,35 +165,131 @@ async fn main() -> Result<(), BoxError> {
     .await?;
     let base_off = format!("http://127.0.0.1:{}", unaudited.port());
     tokio::spawn(unaudited.run_until_stopped());
-    let scenarios = [
-        ("immigration", "immigration", "KANIM-JKP", &base),
-        ("iom", "iom", "IOM-JKT", &base),
-        (
-            "immigration, audit off",
-            "immigration",
-            "KANIM-JKP",
-            &base_off,
-        ),
-    ];
-    let jurisdiction = "31";
-    let duration = Duration::from_secs(args.duration_secs);
-    println!(
-        "load: {} clients per scenario, {} s warm-up + {} s measured, page size {page}",
-        args.concurrency,
-        WARM_UP.as_secs(),
-        args.duration_secs
-    );
-    for (label, role, agency, base) in scenarios {
-        let token = auth.issue(
+    let peer = if args.no_postgraphile {
+        None
+    } else {
+        let peer = peer::PostGraphile::start(&bench_url, config.max_connections).await?;
+        println!("postgraphile-v5 listening on {}", peer.url);
+        Some(peer)
+    };
+    let token = |role: &str, agency: &str, jurisdiction: &str| {
+        auth.issue(
             role,
             agency,
             jurisdiction,
             &format!("bench-{role}"),
             chrono::Duration::hours(1),
-        )?;
-        let result =
-            run_scenario(base, role, &token, &query, page, duration, args.concurrency).await?;
-        result.print(label, agency, jurisdiction);
+        )
+    };
+    let immigration = token("immigration", "KANIM-JKP", "31")?;
+    let immigration_city = token("immigration", "KANIM-JKP", "31.71")?;
+    let iom = token("iom", "IOM-JKT", "31")?;
+    let duration = Duration::from_secs(args.duration_secs);
+    println!(
+        "load: {} clients, {} s warm-up + {} s measured per run, page size {page}, {} round(s), gateway and postgraphile-v5 interleaved",
+        args.concurrency,
+        WARM_UP.as_secs(),
+        args.duration_secs,
+        args.rounds
+    );
+    let load = Load {
+        page,
+        duration,
+        concurrency: args.concurrency,
+    };
+    let mut runs: std::collections::BTreeMap<String, Vec<Run>> = Default::default();
+    let mut record = |key: &str, run: Run| runs.entry(key.to_owned()).or_default().push(run);
+    for round in 0..args.rounds {
+        for (name, query, peer_query) in &shapes {
+            let gateway = load.run(&base, Some(&base), &immigration, query).await?;
+            if round == 0 {
+                println!(
+                    "  {name}: gateway {} persons per page, {:.2} SQL statements per request",
+                    gateway.nodes_per_page, gateway.statements_per_request
+                );
+            }
+            record(&format!("gateway {name}"), gateway);
+            if let Some(peer) = &peer {
+                let text = peer::query(peer_query)?.replacen(
+                    "allPeople(first: 20)",
+                    &format!("allPeople(first: {page})"),
+                    1,
+                );
+                let run = load.run_cpu(&peer.url, None, "", &text, peer.pid()).await?;
+                record(&format!("postgraphile {name}"), run);
+            }
+        }
+        let bench_query = &shapes[0].1;
+        record(
+            "gateway bench immigration-31.71",
+            load.run(&base, Some(&base), &immigration_city, bench_query)
+                .await?,
+        );
+        record(
+            "gateway bench iom",
+            load.run(&base, Some(&base), &iom, bench_query).await?,
+        );
+        record(
+            "gateway bench audit-off",
+            load.run(&base_off, Some(&base_off), &immigration, bench_query)
+                .await?,
+        );
+    }
+    let median = |key: &str| runs.get(key).map(|r| Run::median(r));
+    println!("results (medians of {} round(s)):", args.rounds);
+    for (name, _, _) in &shapes {
+        let gateway = median(&format!("gateway {name}")).ok_or("no gateway run")?;
+        match median(&format!("postgraphile {name}")) {
+            Some(peer) => println!(
+                "shape {name}: gateway {:.0} req/s p99 {:.1} ms, postgraphile-v5 {:.0} req/s p99 {:.1} ms, ratio {:.2}",
+                gateway.rate,
+                gateway.p99_ms,
+                peer.rate,
+                peer.p99_ms,
+                gateway.rate / peer.rate.max(1e-9)
+            ),
+            None => println!(
+                "shape {name}: gateway {:.0} req/s p99 {:.1} ms",
+                gateway.rate, gateway.p99_ms
+            ),
+        }
+    }
+    let unfiltered = median("gateway bench").ok_or("no gateway run")?;
+    let peer_bench = median("postgraphile bench");
+    for (label, key) in [
+        ("immigration 31.71", "gateway bench immigration-31.71"),
+        ("iom", "gateway bench iom"),
+    ] {
+        let filtered = median(key).ok_or("no filtered run")?;
+        let against_peer = peer_bench.as_ref().map_or(String::new(), |p| {
+            format!(
+                ", ratio {:.2} to postgraphile-v5 (which has no row filter)",
+                filtered.rate / p.rate.max(1e-9)
+            )
+        });
+        println!(
+            "shape bench, filtered ({label}): gateway {:.0} req/s p99 {:.1} ms, {:.0} % of the unfiltered role{against_peer}",
+            filtered.rate,
+            filtered.p99_ms,
+            100.0 * filtered.rate / unfiltered.rate.max(1e-9)
+        );
+    }
+    let off = median("gateway bench audit-off").ok_or("no audit-off run")?;
+    println!(
+        "audit log (bench shape): on {:.0} req/s, off {:.0} req/s, overhead {:.1} %",
+        unfiltered.rate,
+        off.rate,
+        100.0 * (1.0 - unfiltered.rate / off.rate.max(1e-9))
+    );
+    // The gateway shares this process with the load clients: their cost per request is what
+    // this process spends while PostGraphile serves (the clients alone), subtracted.
+    if let (Some(g), Some(p)) = (unfiltered.own_cpu_ms, peer_bench.as_ref()) {
+        let clients = p.own_cpu_ms.unwrap_or(0.0);
+        println!(
+            "CPU per request (bench shape): gateway {:.3} ms (this process {g:.3} ms minus its load clients {clients:.3} ms), postgraphile-v5 {:.3} ms (its node process)",
+            (g - clients).max(0.0),
+            p.server_cpu_ms.unwrap_or(f64::NAN)
+        );
     }
 
     match peak_rss_kib() {
@@ -542,66 +667,130 @@ async fn seed_national(db: &DatabaseConnection, persons: usize) -> Result<(), Bo
 // ------------------------------------------------------------------------------------------
 // Load
 
-struct ScenarioResult {
-    requests: usize,
-    errors: usize,
-    elapsed: Duration,
-    /// Sorted latencies of all measured requests.
-    latencies: Vec<Duration>,
-    statements: u64,
-    nodes_per_page: usize,
+/// How each run loads its target.
+struct Load {
+    page: u32,
+    duration: Duration,
+    concurrency: usize,
 }
 
-impl ScenarioResult {
-    fn percentile_ms(&self, p: f64) -> f64 {
-        if self.latencies.is_empty() {
-            return 0.0;
-        }
-        let rank = ((p / 100.0) * self.latencies.len() as f64).ceil() as usize;
-        let i = rank.clamp(1, self.latencies.len()) - 1;
-        self.latencies[i].as_secs_f64() * 1000.0
+/// The figures of one measured run.
+#[derive(Clone, Debug)]
+struct Run {
+    rate: f64,
+    p99_ms: f64,
+    nodes_per_page: usize,
+    statements_per_request: f64,
+    /// CPU time of this process per request: the in-process gateway and the load clients.
+    own_cpu_ms: Option<f64>,
+    /// CPU time of the server's process per request, when the server is another process.
+    server_cpu_ms: Option<f64>,
+}
+
+impl Run {
+    /// The run with the median rate.
+    fn median(runs: &[Run]) -> Run {
+        let mut sorted = runs.to_vec();
+        sorted.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+        sorted[sorted.len() / 2].clone()
+    }
+}
+
+impl Load {
+    /// A run against the gateway at `base`, its statements counted from `metrics`' `/metrics`.
+    async fn run(
+        &self,
+        base: &str,
+        metrics: Option<&str>,
+        token: &str,
+        query: &str,
+    ) -> Result<Run, BoxError> {
+        self.run_cpu(&format!("{base}/graphql"), metrics, token, query, None)
+            .await
     }
 
-    fn print(&self, role: &str, agency: &str, jurisdiction: &str) {
-        let secs = self.elapsed.as_secs_f64();
-        let per_request = if self.requests == 0 {
-            0.0
-        } else {
-            self.statements as f64 / self.requests as f64
-        };
-        println!("scenario {role} (agency {agency}, jurisdiction {jurisdiction}):");
-        println!("  {role:<11} nodes/page          {}", self.nodes_per_page);
-        println!("  {role:<11} requests            {}", self.requests);
-        println!("  {role:<11} errors              {}", self.errors);
-        println!(
-            "  {role:<11} requests/s          {:.1}",
-            self.requests as f64 / secs.max(1e-9)
-        );
-        for (label, p) in [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)] {
-            println!(
-                "  {role:<11} latency {label} ms      {:.2}",
-                self.percentile_ms(p)
-            );
+    /// A run against the GraphQL endpoint `url`; `server` is the server's process, when it is
+    /// not this one.
+    async fn run_cpu(
+        &self,
+        url: &str,
+        metrics: Option<&str>,
+        token: &str,
+        query: &str,
+        server: Option<u32>,
+    ) -> Result<Run, BoxError> {
+        let body = json!({ "query": query });
+        let client = reqwest::Client::new();
+        // Pre-flight: one request, so that a wrong query or token fails loudly instead of
+        // being measured as fast errors.
+        let mut request = client.post(url).json(&body);
+        if !token.is_empty() {
+            request = request.bearer_auth(token);
         }
-        println!(
-            "  {role:<11} latency max ms      {:.2}",
-            self.latencies
-                .last()
-                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-        );
-        println!("  {role:<11} SQL statements/req  {per_request:.2}");
+        let reply: Value = request.send().await?.json().await?;
+        if let Some(errors) = reply.get("errors") {
+            return Err(format!("{url}: the query fails: {errors}").into());
+        }
+        let nodes_per_page = reply["data"]
+            .as_object()
+            .and_then(|d| d.values().next())
+            .and_then(|list| list["nodes"].as_array())
+            .map_or(0, Vec::len);
+        if nodes_per_page < self.page as usize {
+            println!("note: only {nodes_per_page} persons on the first page from {url}");
+        }
+        run_phase(url, token, &body, WARM_UP, self.concurrency).await?;
+        let before = match metrics {
+            Some(base) => sql_statements(&client, base).await?,
+            None => 0,
+        };
+        let own_before = peer::cpu_time(std::process::id());
+        let server_before = server.and_then(peer::cpu_time);
+        let (mut latencies, errors, elapsed) =
+            run_phase(url, token, &body, self.duration, self.concurrency).await?;
+        let own_after = peer::cpu_time(std::process::id());
+        let server_after = server.and_then(peer::cpu_time);
+        let after = match metrics {
+            Some(base) => sql_statements(&client, base).await?,
+            None => 0,
+        };
+        if errors * 100 > latencies.len() {
+            return Err(format!(
+                "{errors} of {} requests to {url} failed: the figures would measure failures",
+                latencies.len()
+            )
+            .into());
+        }
+        if errors > 0 {
+            println!("note: {errors} failed requests to {url}");
+        }
+        latencies.sort_unstable();
+        let requests = latencies.len().max(1) as f64;
+        let per_request = |before: Option<Duration>, after: Option<Duration>| {
+            Some((after? - before?).as_secs_f64() * 1000.0 / requests)
+        };
+        let rank =
+            ((0.99 * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len().max(1));
+        Ok(Run {
+            rate: latencies.len() as f64 / elapsed.as_secs_f64().max(1e-9),
+            p99_ms: latencies
+                .get(rank - 1)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            nodes_per_page,
+            statements_per_request: after.saturating_sub(before) as f64 / requests,
+            own_cpu_ms: per_request(own_before, own_after),
+            server_cpu_ms: per_request(server_before, server_after),
+        })
     }
 }
 
 /// Whether a reply is a success: HTTP 200 and no GraphQL `errors`.
 async fn send(client: &reqwest::Client, url: &str, token: &str, body: &Value) -> Option<Value> {
-    let response = client
-        .post(url)
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .ok()?;
+    let mut request = client.post(url).json(body);
+    if !token.is_empty() {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.ok()?;
     if response.status() != reqwest::StatusCode::OK {
         return None;
     }
@@ -672,56 +861,6 @@ async fn run_phase(
         errors += e;
     }
     Ok((latencies, errors, start.elapsed()))
-}
-
-async fn run_scenario(
-    base: &str,
-    role: &str,
-    token: &str,
-    query: &str,
-    page: u32,
-    duration: Duration,
-    concurrency: usize,
-) -> Result<ScenarioResult, BoxError> {
-    let url = format!("{base}/graphql");
-    let body = json!({ "query": query });
-    let client = reqwest::Client::new();
-
-    // Pre-flight: one request, so that a wrong query or token fails loudly instead of being
-    // measured as fast errors.
-    let reply: Value = client
-        .post(&url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await?
-        .json()
-        .await?;
-    if let Some(errors) = reply.get("errors") {
-        return Err(format!("{role}: the query fails: {errors}").into());
-    }
-    let nodes_per_page = reply["data"]["persons"]["nodes"]
-        .as_array()
-        .map_or(0, Vec::len);
-    if nodes_per_page < page as usize {
-        println!("note: {role} sees only {nodes_per_page} persons on the first page");
-    }
-
-    run_phase(&url, token, &body, WARM_UP, concurrency).await?;
-
-    let before = sql_statements(&client, base).await?;
-    let (mut latencies, errors, elapsed) =
-        run_phase(&url, token, &body, duration, concurrency).await?;
-    let after = sql_statements(&client, base).await?;
-    latencies.sort_unstable();
-    Ok(ScenarioResult {
-        requests: latencies.len(),
-        errors,
-        elapsed,
-        latencies,
-        statements: after.saturating_sub(before),
-        nodes_per_page,
-    })
 }
 
 /// VmHWM of this process, in KiB.
