@@ -2,8 +2,9 @@
 //! read from the database (a column, a masked value derived from columns, an SQL expression, or a
 //! relation). It knows nothing of roles; the policy decides which of these a role gets.
 //!
-//! `check_against_entities` ties it to the sea-orm entities, so a column named here that the
-//! entities (and so the migrations) do not have stops the start.
+//! `check_against_entities` ties it to the sea-orm entities: a column named here that the
+//! entities do not have, a nullability or a value kind that differs from the entity's field
+//! stops the start (`migrations/tests/frozen.rs` ties the entities to the migrated tables).
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -149,8 +150,8 @@ pub struct TypeDef {
     pub list_field: &'static str,
     pub get_field: &'static str,
     pub fields: Vec<FieldDef>,
-    /// Column names of the sea-orm entity and whether each may be null.
-    entity_columns: fn() -> Vec<(String, bool)>,
+    /// Column names of the sea-orm entity, whether each may be null, and its column type.
+    entity_columns: fn() -> Vec<(String, bool, sea_orm::ColumnType)>,
 }
 
 impl TypeDef {
@@ -158,7 +159,7 @@ impl TypeDef {
     pub fn column_nullable(&self, column: &str) -> bool {
         (self.entity_columns)()
             .iter()
-            .any(|(c, nullable)| c == column && *nullable)
+            .any(|(c, nullable, _)| c == column && *nullable)
     }
 
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
@@ -190,8 +191,10 @@ impl Catalogue {
     /// Every column a field reads must exist in the sea-orm entity of its table.
     pub fn check_against_entities(&self) -> Result<(), String> {
         for t in &self.types {
-            let columns: BTreeSet<String> =
-                (t.entity_columns)().into_iter().map(|(c, _)| c).collect();
+            let columns: BTreeSet<String> = (t.entity_columns)()
+                .into_iter()
+                .map(|(c, _, _)| c)
+                .collect();
             let mut needed: Vec<&str> = vec!["id"];
             needed.extend(t.person_column);
             needed.extend(t.region_column);
@@ -211,7 +214,10 @@ impl Catalogue {
                         let target = self
                             .get(target)
                             .ok_or_else(|| format!("{}.{}: no type {target}", t.name, f.name))?;
-                        if !(target.entity_columns)().iter().any(|(c, _)| c == column) {
+                        if !(target.entity_columns)()
+                            .iter()
+                            .any(|(c, _, _)| c == column)
+                        {
                             return Err(format!(
                                 "{}.{}: table {} has no column {column}",
                                 t.name, f.name, target.table
@@ -221,15 +227,27 @@ impl Catalogue {
                     _ => {}
                 }
             }
+            let entity = (t.entity_columns)();
             for f in &t.fields {
-                if let FieldKind::Column {
-                    column, nullable, ..
+                let FieldKind::Column {
+                    column,
+                    nullable,
+                    kind,
                 } = f.kind
-                    && columns.contains(column)
-                    && t.column_nullable(column) != nullable
-                {
+                else {
+                    continue;
+                };
+                if columns.contains(column) && t.column_nullable(column) != nullable {
                     return Err(format!(
                         "{}.{}: nullability differs from column {}.{column}",
+                        t.name, f.name, t.table
+                    ));
+                }
+                if let Some((_, _, column_type)) = entity.iter().find(|(c, _, _)| c == column)
+                    && !kind_fits(kind, column_type)
+                {
+                    return Err(format!(
+                        "{}.{}: a {kind:?} value, but the entity stores {}.{column} as {column_type:?}",
                         t.name, f.name, t.table
                     ));
                 }
@@ -247,10 +265,40 @@ impl Catalogue {
     }
 }
 
-fn columns_of<E: EntityTrait>() -> Vec<(String, bool)> {
+fn columns_of<E: EntityTrait>() -> Vec<(String, bool, sea_orm::ColumnType)> {
     E::Column::iter()
-        .map(|c| (c.as_str().to_owned(), c.def().is_null()))
+        .map(|c| {
+            let def = c.def();
+            (
+                c.as_str().to_owned(),
+                def.is_null(),
+                def.get_column_type().clone(),
+            )
+        })
         .collect()
+}
+
+/// Whether a value of `kind` is stored in a column of `column_type` (the Rust type of the
+/// entity's field decides the column type).
+fn kind_fits(kind: Kind, column_type: &sea_orm::ColumnType) -> bool {
+    use sea_orm::ColumnType as C;
+    match kind {
+        Kind::Id
+        | Kind::String
+        | Kind::Region
+        | Kind::Enum(_)
+        | Kind::StringList
+        | Kind::EnumList(_) => matches!(column_type, C::String(_) | C::Text | C::Char(_)),
+        Kind::Int => matches!(column_type, C::Integer | C::SmallInteger | C::TinyInteger),
+        Kind::BigInt => matches!(column_type, C::BigInteger),
+        Kind::Float => matches!(column_type, C::Double | C::Float),
+        Kind::Boolean => matches!(column_type, C::Boolean),
+        Kind::Date => matches!(column_type, C::Date),
+        Kind::DateTime => matches!(
+            column_type,
+            C::TimestampWithTimeZone | C::DateTime | C::Timestamp
+        ),
+    }
 }
 
 const fn col(name: &'static str, column: &'static str, kind: Kind) -> FieldDef {
@@ -1034,4 +1082,40 @@ fn build() -> Catalogue {
         },
     ];
     Catalogue { types, enums }
+}
+
+#[cfg(test)]
+mod entity_checks {
+    use super::*;
+
+    #[test]
+    fn a_value_kind_that_differs_from_the_entity_stops_the_start() {
+        assert_eq!(CATALOGUE.check_against_entities(), Ok(()));
+        let mut types = build().types;
+        let shelter = types
+            .iter_mut()
+            .find(|t| t.name == "Shelter")
+            .expect("Shelter");
+        let capacity = shelter
+            .fields
+            .iter_mut()
+            .find(|f| f.name == "capacity")
+            .expect("capacity");
+        capacity.kind = FieldKind::Column {
+            column: "capacity",
+            kind: Kind::Date,
+            nullable: false,
+        };
+        let wrong = Catalogue {
+            types,
+            enums: build().enums,
+        };
+        let message = wrong.check_against_entities().expect_err("must fail");
+        assert!(
+            message.starts_with(
+                "Shelter.capacity: a Date value, but the entity stores shelters.capacity as Integer"
+            ),
+            "{message}"
+        );
+    }
 }
