@@ -9,7 +9,8 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;
-pub mod seed;
+/// The demo data (its own crate, `demo/`), under its old name.
+pub use demo as seed;
 pub mod telemetry;
 
 pub use app::Application;
