@@ -13,43 +13,33 @@ use crate::sql::Sql;
 /// agency code.
 pub const AGENCY_CUTOFF_PREFIX: &str = "agency-cutoff:";
 
-/// Revokes, in one transaction, the live tokens among `condition` (over `access_tokens t`),
-/// recording `by`; returns their ids. `on_statement` is told of each statement.
+/// Revokes the live tokens among `condition` (over `access_tokens t`), recording `by`;
+/// returns their ids. One statement (`UPDATE … RETURNING`): no read that must later become a
+/// write, which SQLite refuses outright when another connection wrote in between.
+/// `on_statement` is told of each statement.
 pub async fn revoke_where(
     db: &DatabaseConnection,
     condition: Sql,
     by: &str,
     on_statement: &(dyn Fn() + Sync),
 ) -> Result<Vec<String>, QueryError> {
-    let mut select =
-        Sql::new("SELECT t.id AS c0 FROM access_tokens t WHERE t.revoked_at IS NULL AND ");
-    select.append(condition);
-    let txn = db.begin().await?;
-    let backend = txn.get_database_backend();
-    let mut ids = Vec::new();
-    on_statement();
-    for r in txn
-        .query_all_raw(select.checked_statement(backend)?)
-        .await?
-    {
-        ids.push(r.try_get_by::<String, _>("c0")?);
-    }
     let now = Utc::now();
-    for id in &ids {
-        let mut update = Sql::new("UPDATE access_tokens SET revoked_at = ");
-        update
-            .bind(now)
-            .push(", revoked_by = ")
-            .bind(by.to_owned())
-            .push(", updated_at = ")
-            .bind(now)
-            .push(" WHERE id = ")
-            .bind(id.clone())
-            .push(" AND revoked_at IS NULL");
-        on_statement();
-        txn.execute_raw(update.checked_statement(backend)?).await?;
+    let mut update = Sql::new("UPDATE access_tokens SET revoked_at = ");
+    update
+        .bind(now)
+        .push(", revoked_by = ")
+        .bind(by.to_owned())
+        .push(", updated_at = ")
+        .bind(now)
+        .push(" WHERE revoked_at IS NULL AND id IN (SELECT t.id FROM access_tokens t WHERE ")
+        .append(condition)
+        .push(") RETURNING id");
+    on_statement();
+    let backend = db.get_database_backend();
+    let mut ids = Vec::new();
+    for r in db.query_all_raw(update.checked_statement(backend)?).await? {
+        ids.push(r.try_get_by::<String, _>("id")?);
     }
-    txn.commit().await?;
     Ok(ids)
 }
 
