@@ -479,6 +479,7 @@ impl Application {
         config.validate()?;
         let policy = load_policy(&config)?;
         let metrics = Arc::new(Metrics::default());
+        metrics.start_upkeep();
         let db = connect(&config, &metrics).await?;
         let retire_after = config.longest_token_lifetime();
         let keys = SigningKeys::load(&config.data_dir, Some(retire_after))?;

@@ -4,6 +4,8 @@
 //! one process (the tests) never mix their series. Gauges that describe a state (pool, audit
 //! queue, caches) are read when `/metrics` is asked.
 
+use std::sync::Arc;
+
 use metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
@@ -294,6 +296,23 @@ impl Metrics {
     pub fn refused(&self, code: &'static str) {
         self.counter("pora_refused_requests_total", &[("code", code)])
             .increment(1);
+    }
+
+    /// Drains the histograms' raw samples into their buckets every five seconds. The exporter
+    /// keeps every observation until its upkeep runs, and without this it runs only when
+    /// `/metrics` is scraped: an unscraped gateway grew by about 16 bytes per SQL statement.
+    pub fn start_upkeep(self: &Arc<Self>) {
+        let metrics = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                let Some(metrics) = metrics.upgrade() else {
+                    return;
+                };
+                metrics.handle.run_upkeep();
+            }
+        });
     }
 
     /// The Prometheus text exposition of every series.
