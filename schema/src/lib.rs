@@ -20,6 +20,7 @@ pub mod limits;
 pub mod mutation;
 pub mod order;
 pub mod policy;
+pub mod purposes;
 pub mod rate;
 pub mod referrals;
 pub mod row;

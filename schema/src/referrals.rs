@@ -10,8 +10,6 @@
 //! exist" from "not yours": a person the sender cannot see and a referral the caller is no
 //! party to get the same answer as an unknown id.
 
-use std::collections::BTreeMap;
-
 use async_graphql::Value as GqlValue;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, TypeRef};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -20,6 +18,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
 use crate::builder::engine;
 use crate::engine::Engine;
 use crate::error::QueryError;
+use crate::purposes::{PurposeRule, PurposeRules};
 use crate::row::Row;
 use crate::sql::Sql;
 
@@ -31,19 +30,6 @@ pub const OPERATIONS: &[&str] = &[
     "closeReferral",
     "extendReferral",
 ];
-
-/// What a purpose allows (`[referral_purposes.PURPOSE]`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PurposeRule {
-    /// Agency kinds that may receive a referral for this purpose.
-    pub receivers: Vec<String>,
-    /// Longest lifetime of a referral, in days from now.
-    pub max_days: i64,
-    /// Whether `consentDate` must be given (e.g. a caregiver's consent for child protection).
-    pub consent_date_required: bool,
-}
-
-pub type PurposeRules = BTreeMap<String, PurposeRule>;
 
 fn bad(message: impl Into<String>) -> QueryError {
     QueryError::BadInput(message.into())
