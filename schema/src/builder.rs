@@ -938,7 +938,7 @@ fn person_access_report_field() -> (Field, Vec<Object>) {
                     }
                 }
                 let element = serde_json::to_string(&person).unwrap_or_default();
-                let pattern = format!("%{}%", crate::filter::like_escape(&element));
+                let pattern = format!("%{}%", crate::condition::like_escape(&element));
                 let mut sql = Sql::new("SELECT agency AS c0, role AS c1, fields_read AS c2, at AS c3 FROM audit_events WHERE person_ids LIKE ");
                 sql.bind(pattern).push(" ESCAPE '\\' ORDER BY seq");
                 // Coordinates of types that hold a person's data.
@@ -959,7 +959,7 @@ fn person_access_report_field() -> (Field, Vec<Object>) {
                     let (agency, role, at) = (text(0)?, text(1)?, text(3)?.unwrap_or_default());
                     let fields: Vec<String> = serde_json::from_str(&text(2)?.unwrap_or_default()).unwrap_or_default();
                     let fields = fields.into_iter().filter(|f| f.split('.').next().is_some_and(|t| personal.contains(t)));
-                    let when = crate::filter::parse_datetime(&at);
+                    let when = crate::condition::parse_datetime(&at);
                     match report.iter_mut().find(|a| a.agency == agency && a.role == role) {
                         Some(a) => {
                             a.fields.extend(fields);
@@ -1289,7 +1289,7 @@ pub fn build_schema(
                 .description("A calendar date, YYYY-MM-DD (ISO 8601).")
                 .specified_by_url("https://www.iso.org/iso-8601-date-and-time-format.html")
                 .validator(
-                    |v| matches!(v, GqlValue::String(s) if crate::filter::parse_date(s).is_some()),
+                    |v| matches!(v, GqlValue::String(s) if crate::condition::parse_date(s).is_some()),
                 ),
         );
     }
@@ -1298,7 +1298,7 @@ pub fn build_schema(
             Scalar::new("DateTime")
                 .description("An RFC 3339 timestamp.")
                 .specified_by_url("https://datatracker.ietf.org/doc/html/rfc3339")
-                .validator(|v| matches!(v, GqlValue::String(s) if crate::filter::parse_datetime(s).is_some())),
+                .validator(|v| matches!(v, GqlValue::String(s) if crate::condition::parse_datetime(s).is_some())),
         );
     }
     builder = builder.register(

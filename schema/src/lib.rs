@@ -9,6 +9,7 @@ pub mod action_items;
 pub mod audit;
 pub mod builder;
 pub mod catalogue;
+pub mod condition;
 pub mod cursor;
 pub mod engine;
 pub mod error;

@@ -13,9 +13,9 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
 
 use crate::builder::{engine, value_type};
 use crate::catalogue::{FieldDef, FieldKind, Join, Kind};
+use crate::condition::bind_value;
 use crate::engine::Engine;
 use crate::error::QueryError;
-use crate::filter::bind_value;
 use crate::policy::TypeView;
 use crate::row::Row;
 use crate::sql::Sql;

@@ -102,7 +102,7 @@ fn expiry_within(
     rule: &PurposeRule,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, QueryError> {
-    let at = crate::filter::parse_datetime(expires)
+    let at = crate::condition::parse_datetime(expires)
         .ok_or_else(|| bad("`expiresAt` must be a DateTime (RFC 3339)"))?;
     if at <= now {
         return Err(bad("`expiresAt` must lie in the future"));
