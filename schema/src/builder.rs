@@ -20,6 +20,7 @@ use crate::engine::{Engine, RelationKey, RelationLoader, relation_key};
 use crate::error::QueryError;
 use crate::filter::{filter_input, screaming, type_filter_input, type_order_inputs, where_sql};
 use crate::policy::{Access, RoleView, StatisticsView, TypeView};
+use crate::resolve::{engine, getter, note_row, value_type};
 use crate::row::{Cell, Row, read_cell, to_graphql};
 use crate::sql::Sql;
 use crate::statistics::{self, Table};
@@ -178,54 +179,6 @@ struct Verification {
     valid: bool,
     document_type: Option<String>,
     expiry: Cell,
-}
-
-pub(crate) fn engine(ctx: &ResolverContext<'_>) -> async_graphql::Result<Arc<Engine>> {
-    Ok(ctx.data::<Arc<Engine>>()?.clone())
-}
-
-/// A field that reads a value of the parent object `T`.
-fn getter<T: std::any::Any + Send + Sync>(
-    name: &str,
-    ty: TypeRef,
-    get: impl Fn(&T) -> GqlValue + Send + Sync + 'static,
-) -> Field {
-    let get = Arc::new(get);
-    Field::new(name, ty, move |ctx| {
-        let get = get.clone();
-        FieldFuture::new(async move {
-            let value = get(ctx.parent_value.try_downcast_ref::<T>()?);
-            // A null must be "no value", not a value: list types reject a null value.
-            Ok((value != GqlValue::Null).then(|| FieldValue::value(value)))
-        })
-    })
-}
-
-/// The GraphQL type of a value of `kind`.
-pub(crate) fn value_type(kind: Kind, nullable: bool) -> TypeRef {
-    let name = kind.graphql_name();
-    match (kind.is_list(), nullable) {
-        (true, true) => TypeRef::named_nn_list(name),
-        (true, false) => TypeRef::named_nn_list_nn(name),
-        (false, true) => TypeRef::named(name),
-        (false, false) => TypeRef::named_nn(name),
-    }
-}
-
-/// Notes in the request's audit trail that `row` (of `type_name`) was returned.
-pub(crate) fn note_row(
-    ctx: &ResolverContext<'_>,
-    type_name: &'static str,
-    person_column: Option<&'static str>,
-    row: &Row,
-) {
-    if let Some(trail) = ctx.data_opt::<Arc<crate::audit::AuditTrail>>() {
-        trail.row(
-            type_name,
-            row.key("id"),
-            person_column.and_then(|c| row.key(c)),
-        );
-    }
 }
 
 /// A field of a row object: records the row in the audit trail, then reads the value.

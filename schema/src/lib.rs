@@ -24,6 +24,7 @@ pub mod policy;
 pub mod purposes;
 pub mod rate;
 pub mod referrals;
+pub mod resolve;
 pub mod row;
 pub mod rows;
 pub mod rules;

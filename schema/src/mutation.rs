@@ -11,12 +11,12 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputV
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
 
-use crate::builder::{engine, value_type};
 use crate::catalogue::{FieldDef, FieldKind, Join, Kind};
 use crate::condition::bind_value;
 use crate::engine::Engine;
 use crate::error::QueryError;
 use crate::policy::TypeView;
+use crate::resolve::{engine, value_type};
 use crate::row::Row;
 use crate::sql::Sql;
 

@@ -15,10 +15,10 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputV
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
 
-use crate::builder::engine;
 use crate::engine::Engine;
 use crate::error::QueryError;
 use crate::purposes::{PurposeRule, PurposeRules};
+use crate::resolve::engine;
 use crate::row::Row;
 use crate::sql::Sql;
 
