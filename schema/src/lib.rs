@@ -32,6 +32,7 @@ pub mod scoped;
 pub mod session;
 pub mod sql;
 pub mod statistics;
+pub mod statistics_schema;
 pub mod tokens;
 
 pub use builder::{RateLimiter, SchemaOptions, build_schema};
