@@ -5,6 +5,7 @@
 //! resolvers run through `engine` (SQL with the role's `rows` filters, batched relations).
 //! Never imports actix: everything here is testable in-process.
 
+pub mod access_report;
 pub mod action_items;
 pub mod audit;
 pub mod builder;
@@ -19,10 +20,12 @@ pub mod federation;
 pub mod filter;
 pub mod limits;
 pub mod mutation;
+pub mod options;
 pub mod order;
 pub mod policy;
 pub mod purposes;
 pub mod rate;
+pub mod reads;
 pub mod referrals;
 pub mod resolve;
 pub mod row;
@@ -34,9 +37,13 @@ pub mod sql;
 pub mod statistics;
 pub mod statistics_schema;
 pub mod tokens;
+pub mod verify_document;
+pub mod viewer;
 
-pub use builder::{RateLimiter, SchemaOptions, build_schema};
+pub use builder::build_schema;
 pub use engine::Engine;
 pub use error::QueryError;
+pub use options::SchemaOptions;
 pub use policy::{Policy, PolicyError, RoleView};
 pub use session::Session;
+pub use verify_document::RateLimiter;

@@ -1,7 +1,8 @@
 //! Helpers every resolver shares: the request's `Engine`, a field that reads a value of its
 //! parent object (`getter`), the GraphQL type of a catalogue value (`value_type`) and the note
 //! of a returned row in the request's audit trail (`note_row`). Below every module that
-//! defines fields (`builder`, `federation`, `mutation`, `referrals`, `action_items`).
+//! defines fields (`reads`, `statistics_schema`, `verify_document`, `access_report`,
+//! `viewer`, `federation`, `mutation`, `referrals`, `action_items`).
 
 use std::sync::Arc;
 

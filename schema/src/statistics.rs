@@ -13,7 +13,8 @@
 //!
 //! This module holds the sources, their dimensions, the disclosure control and its
 //! perturbation (`protect`): what `policy` compiles against, so it imports only `catalogue`,
-//! `row` and `sql`. The schema's statistics fields and the grouping query are `statistics_schema`'s.
+//! `row` and `sql`. The schema's statistics fields and the grouping query are
+//! `statistics_schema`'s.
 
 use std::collections::BTreeSet;
 
