@@ -70,7 +70,7 @@ pub fn build_schema(
     options: &SchemaOptions,
     limiter: Arc<RateLimiter>,
 ) -> Result<Schema, SchemaError> {
-    let revocations = crate::mutation::revocation_fields(&role.operations);
+    let revocations = crate::token_admin::revocation_fields(&role.operations);
     let (referral_fields, referral_inputs) =
         crate::referrals::referral_fields(&role.operations, role.referral_purposes.clone());
     let action_items = crate::action_items::action_item_fields(&role.operations);
@@ -239,7 +239,7 @@ pub fn build_schema(
     if writes {
         let mut mutation = Object::new("Mutation");
         if issues {
-            let (field, input, object) = crate::mutation::issue_token_field();
+            let (field, input, object) = crate::token_admin::issue_token_field();
             mutation = mutation.field(field);
             builder = builder.register(input).register(object);
         }

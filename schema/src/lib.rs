@@ -36,6 +36,7 @@ pub mod session;
 pub mod sql;
 pub mod statistics;
 pub mod statistics_schema;
+pub mod token_admin;
 pub mod tokens;
 pub mod verify_document;
 pub mod viewer;
