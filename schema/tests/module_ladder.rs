@@ -3,7 +3,8 @@
 //!
 //! An oracle of its own: it reads the source text of `schema/src/*.rs` (comments and string
 //! literals left out), not the compiled crate, and takes every `crate::m` (also inside
-//! `use crate::{m, …}`) and `super::m` naming a top-level module `m` as an edge.
+//! `use crate::{m, …}`) and `super::m` naming a top-level module `m` as an edge, and
+//! `crate::X` for a name lib.rs re-exports from `m` (`pub use m::X`) too.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
@@ -125,8 +126,9 @@ fn is_ident(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
-/// The top-level modules `code` names, each with the line it is first named on.
-fn references(code: &str, modules: &BTreeSet<String>) -> BTreeMap<String, usize> {
+/// The top-level modules `code` names, each with the line it is first named on. `names` maps
+/// what may follow `crate::` to its module: a module's own name, or a name lib.rs re-exports.
+fn references(code: &str, names: &BTreeMap<String, String>) -> BTreeMap<String, usize> {
     let chars: Vec<char> = code.chars().collect();
     let line_of = |at: usize| chars[..at].iter().filter(|c| **c == '\n').count() + 1;
     let ident_at = |mut j: usize| {
@@ -144,8 +146,8 @@ fn references(code: &str, modules: &BTreeSet<String>) -> BTreeMap<String, usize>
     };
     let mut found: BTreeMap<String, usize> = BTreeMap::new();
     let mut note = |name: String, at: usize| {
-        if modules.contains(&name) {
-            found.entry(name).or_insert_with(|| line_of(at));
+        if let Some(module) = names.get(&name) {
+            found.entry(module.clone()).or_insert_with(|| line_of(at));
         }
     };
     for prefix in ["crate", "super"] {
@@ -236,10 +238,29 @@ fn module_graph() -> Graph {
         })
         .collect();
     assert_eq!(declared, modules, "lib.rs declares exactly schema/src/*.rs");
+    // `crate::Engine` names the module `engine` through lib.rs' `pub use engine::Engine`.
+    let mut names: BTreeMap<String, String> =
+        modules.iter().map(|m| (m.clone(), m.clone())).collect();
+    for line in code_only(&lib).lines() {
+        let Some(path) = line.trim().strip_prefix("pub use ") else {
+            continue;
+        };
+        let (module, items) = path.split_once("::").expect("pub use m::…");
+        for item in items
+            .trim_end_matches(';')
+            .trim_matches(['{', '}'])
+            .split(',')
+        {
+            let item = item.split(" as ").last().unwrap_or(item).trim();
+            if !item.is_empty() {
+                names.insert(item.to_owned(), module.trim().to_owned());
+            }
+        }
+    }
     files
         .iter()
         .map(|(name, text)| {
-            let mut refs = references(&code_only(text), &modules);
+            let mut refs = references(&code_only(text), &names);
             refs.remove(name);
             (name.clone(), refs)
         })
@@ -373,20 +394,22 @@ fn the_modules_of_schema_form_a_ladder() {
 
 #[test]
 fn the_reader_sees_grouped_and_nested_paths_but_not_comments_or_strings() {
-    let modules: BTreeSet<String> = ["a", "b", "c", "d", "e"]
+    let mut names: BTreeMap<String, String> = ["a", "b", "c", "d", "e"]
         .into_iter()
-        .map(String::from)
+        .map(|m| (m.to_owned(), m.to_owned()))
         .collect();
+    names.insert("Thing".to_owned(), "d".to_owned());
     let code = code_only(
-        "use crate::{a::X, b, c::{Y, Z}};\n// crate::d\nlet s = \"crate::d\"; let t = r#\"crate::e\"#;\nfn f<'x>() -> char { '\"' }\nfn g() { super::e::h(); }\n",
+        "use crate::{a::X, b, c::{Y, Z}};\n// crate::d\nlet s = \"crate::d\"; let t = r#\"crate::e\"#;\nfn f<'x>() -> char { '\"' }\nfn g() { super::e::h(); }\nfn h(_: &crate::Thing) {}\n",
     );
-    let refs = references(&code, &modules);
+    let refs = references(&code, &names);
     assert_eq!(
         refs.into_iter().collect::<Vec<_>>(),
         vec![
             ("a".to_owned(), 1),
             ("b".to_owned(), 1),
             ("c".to_owned(), 1),
+            ("d".to_owned(), 6),
             ("e".to_owned(), 5)
         ]
     );
