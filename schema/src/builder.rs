@@ -6,8 +6,8 @@
 //!
 //! This module only assembles: the fields and types come from `reads` (objects, pages,
 //! lookups), `filter` (filter and order inputs), `statistics_schema`, `verify_document`,
-//! `access_report`, `viewer`, `federation` (entities), and for the mutation root `mutation`,
-//! `referrals` and `action_items`.
+//! `access_report`, `viewer`, `federation` (entities), and for the mutation root `mutation`
+//! (writes), `token_admin`, `referrals` and `action_items`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -3,7 +3,11 @@
 //! `catalogue` describes every type and field of the shared case data; `policy` compiles the
 //! policy file into one `RoleView` per role; `builder` renders a `RoleView` as a schema whose
 //! resolvers run through `engine` (SQL with the role's `rows` filters, batched relations).
-//! Never imports actix: everything here is testable in-process.
+//! The fields come from one module per concern: `reads` (objects, pages, lookups),
+//! `statistics_schema`, `verify_document`, `access_report`, `viewer`, `federation`,
+//! `mutation` (writes), `token_admin`, `referrals` and `action_items`, all over `resolve`.
+//! The modules form a ladder with no import cycles (docs/architecture.md; kept so by
+//! `tests/module_ladder.rs`). Never imports actix: everything here is testable in-process.
 
 pub mod access_report;
 pub mod action_items;

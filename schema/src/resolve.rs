@@ -2,7 +2,7 @@
 //! parent object (`getter`), the GraphQL type of a catalogue value (`value_type`) and the note
 //! of a returned row in the request's audit trail (`note_row`). Below every module that
 //! defines fields (`reads`, `statistics_schema`, `verify_document`, `access_report`,
-//! `viewer`, `federation`, `mutation`, `referrals`, `action_items`).
+//! `viewer`, `federation`, `mutation`, `token_admin`, `referrals`, `action_items`).
 
 use std::sync::Arc;
 
