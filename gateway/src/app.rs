@@ -58,7 +58,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub audit: crate::audit::AuditLog,
     pub tokens: Arc<crate::admin::TokenStore>,
-    pub issuer: schema::mutation::Issuer,
+    pub issuer: schema::token_admin::Issuer,
     /// Per-caller request and cost limits of this process.
     pub rate_limits: Arc<crate::http::rate_limit::RateLimits>,
     /// Refusals before execution, counted into aggregated audit events.
@@ -539,7 +539,7 @@ impl Application {
         let heavy_in_flight = config.heavy_in_flight();
         let tokens = crate::admin::TokenStore::new(db.clone());
         tokens.start_flusher();
-        let issuer = schema::mutation::Issuer(Arc::new(crate::admin::GraphqlIssuer {
+        let issuer = schema::token_admin::Issuer(Arc::new(crate::admin::GraphqlIssuer {
             store: tokens.clone(),
             auth: auth.clone(),
             config: config.clone(),

@@ -7,9 +7,9 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
-use crate::builder::engine;
 use crate::engine::Engine;
 use crate::error::QueryError;
+use crate::resolve::engine;
 use crate::row::Row;
 use crate::sql::Sql;
 

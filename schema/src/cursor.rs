@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::catalogue::Kind;
+use crate::condition::bind_value;
 use crate::error::QueryError;
-use crate::filter::{bind_value, screaming};
+use crate::filter::screaming;
 use crate::policy::TypeView;
 use crate::row::{Row, to_graphql};
 use crate::sql::Sql;

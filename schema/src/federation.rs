@@ -20,10 +20,10 @@ use async_graphql::dynamic::{
 use async_graphql::registry::{MetaInputValue, MetaType, Registry};
 use indexmap::IndexMap;
 
-use crate::builder::engine;
 use crate::catalogue::FieldKind;
 use crate::error::QueryError;
 use crate::policy::{Access, TypeView};
+use crate::resolve::engine;
 use crate::sql::Sql;
 
 /// The federation version the SDL links to: the first with `@requiresScopes` and
@@ -252,7 +252,7 @@ pub(crate) fn resolve_entities(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
                                 .types
                                 .get(w.type_name)
                                 .and_then(|v| v.def.person_column);
-                            crate::builder::note_row(&ctx, w.type_name, person_column, row);
+                            crate::resolve::note_row(&ctx, w.type_name, person_column, row);
                             FieldValue::owned_any(row.clone()).with_type(w.type_name)
                         }
                         _ => {

@@ -245,7 +245,7 @@ pub struct RoleView {
     /// How the role's statistics are protected.
     pub disclosure: DisclosureControl,
     /// What each referral purpose allows (the same for every role).
-    pub referral_purposes: Arc<crate::referrals::PurposeRules>,
+    pub referral_purposes: Arc<crate::purposes::PurposeRules>,
 }
 
 /// Operations that answer with rows of a type: a scope naming the operation must name the type.
@@ -404,7 +404,7 @@ impl Policy {
             .iter()
             .find(|e| e.name == "AgencyKind")
             .map_or(&[][..], |e| e.values);
-        let mut rules = crate::referrals::PurposeRules::new();
+        let mut rules = crate::purposes::PurposeRules::new();
         for (purpose, rule) in &parsed.referral_purposes {
             if !purposes.contains(&purpose.as_str()) {
                 return Err(err(
@@ -432,7 +432,7 @@ impl Policy {
             }
             rules.insert(
                 purpose.clone(),
-                crate::referrals::PurposeRule {
+                crate::purposes::PurposeRule {
                     receivers: file.receivers.iter().map(|k| k.get_ref().clone()).collect(),
                     max_days: file.max_days,
                     consent_date_required: file.consent_date_required,

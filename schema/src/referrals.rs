@@ -10,16 +10,15 @@
 //! exist" from "not yours": a person the sender cannot see and a referral the caller is no
 //! party to get the same answer as an unknown id.
 
-use std::collections::BTreeMap;
-
 use async_graphql::Value as GqlValue;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, TypeRef};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
 
-use crate::builder::engine;
 use crate::engine::Engine;
 use crate::error::QueryError;
+use crate::purposes::{PurposeRule, PurposeRules};
+use crate::resolve::engine;
 use crate::row::Row;
 use crate::sql::Sql;
 
@@ -31,19 +30,6 @@ pub const OPERATIONS: &[&str] = &[
     "closeReferral",
     "extendReferral",
 ];
-
-/// What a purpose allows (`[referral_purposes.PURPOSE]`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PurposeRule {
-    /// Agency kinds that may receive a referral for this purpose.
-    pub receivers: Vec<String>,
-    /// Longest lifetime of a referral, in days from now.
-    pub max_days: i64,
-    /// Whether `consentDate` must be given (e.g. a caregiver's consent for child protection).
-    pub consent_date_required: bool,
-}
-
-pub type PurposeRules = BTreeMap<String, PurposeRule>;
 
 fn bad(message: impl Into<String>) -> QueryError {
     QueryError::BadInput(message.into())
@@ -116,7 +102,7 @@ fn expiry_within(
     rule: &PurposeRule,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, QueryError> {
-    let at = crate::filter::parse_datetime(expires)
+    let at = crate::condition::parse_datetime(expires)
         .ok_or_else(|| bad("`expiresAt` must be a DateTime (RFC 3339)"))?;
     if at <= now {
         return Err(bad("`expiresAt` must lie in the future"));

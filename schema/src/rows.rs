@@ -87,7 +87,7 @@ impl<'a> Conditions<'a> {
                     );
                 }
                 // Checked when the policy compiled; should it fail, no row rather than all.
-                crate::filter::column_condition(
+                crate::condition::column_condition(
                     &format!("{alias}.{column}"),
                     *kind,
                     &async_graphql::Value::Object(object),

@@ -249,7 +249,7 @@ fn compile_column(
             format!("`{field}` takes a table of conditions, e.g. {{ eq = … }}"),
         ));
     };
-    let operators = crate::filter::operators(kind);
+    let operators = crate::condition::operators(kind);
     let mut ops = Vec::new();
     for (op, operand) in entries {
         let known = operators
@@ -271,7 +271,7 @@ fn compile_column(
         let sample = sample_value(&operand);
         let mut object = async_graphql::indexmap::IndexMap::new();
         object.insert(async_graphql::Name::new(*known), sample.clone());
-        crate::filter::column_condition("t.c", kind, &GqlValue::Object(object))
+        crate::condition::column_condition("t.c", kind, &GqlValue::Object(object))
             .map_err(|e| (operand_span(op, value), format!("`{field}`: {e}")))?;
         if let (Kind::Enum(e) | Kind::EnumList(e), Operand::Literal(literal)) = (kind, &operand) {
             let values = CATALOGUE

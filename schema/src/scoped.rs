@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::dynamic::Schema;
 
-use crate::builder::{RateLimiter, SchemaOptions, build_schema};
+use crate::builder::build_schema;
+use crate::options::SchemaOptions;
 use crate::policy::RoleView;
+use crate::verify_document::RateLimiter;
 
 /// Distinct scope sets kept at most; past that a schema is built per request (and logged), so
 /// tokens with ever new scope sets cannot grow memory without bound.

@@ -10,13 +10,17 @@
 //! nothing new, and sums of published cells do not give a published total exactly. A group
 //! under the role's `threshold` (or whose perturbed count is) is not listed at all: an empty
 //! group and a small one look the same.
+//!
+//! This module holds the sources, their dimensions, the disclosure control and its
+//! perturbation (`protect`): what `policy` compiles against, so it imports only `catalogue`,
+//! `row` and `sql`. The schema's statistics fields and the grouping query are
+//! `statistics_schema`'s.
 
 use std::collections::BTreeSet;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use crate::catalogue::{CHILD_AGE, Kind};
-use crate::rows::Conditions;
 use crate::sql::Sql;
 
 /// A role's disclosure control (`[roles.R.disclosure_control]` in the policy file).
@@ -41,7 +45,7 @@ impl Default for DisclosureControl {
 }
 
 /// Cell keys live in [0, 2^32).
-const KEY_SPACE: i64 = 1 << 32;
+pub(crate) const KEY_SPACE: i64 = 1 << 32;
 
 #[derive(Debug)]
 pub struct Dimension {
@@ -287,37 +291,6 @@ pub struct RawGroup {
     pub count: i64,
     pub cell_key: i64,
     pub present: Option<(i64, i64)>,
-}
-
-/// The grouping query for `dims` of `def`, over the persons in the session's jurisdiction.
-pub fn query(def: &StatisticsDef, dims: &[&Dimension], conditions: &Conditions<'_>) -> Sql {
-    let today = Utc::now().date_naive();
-    let mut sql = Sql::new("SELECT ");
-    for (i, d) in dims.iter().enumerate() {
-        sql.append((d.expr)(today)).push(&format!(" AS d{i}, "));
-    }
-    let record = def.record;
-    sql.push(&format!(
-        "COUNT(*) AS n, CAST(SUM({record}.stat_key) % {KEY_SPACE} AS BIGINT) AS k"
-    ));
-    if def.compliance {
-        sql.push(&format!(
-            ", SUM(CASE WHEN t.present THEN 1 ELSE 0 END) AS present, CAST(SUM(CASE WHEN t.present THEN t.stat_key ELSE 0 END) % {KEY_SPACE} AS BIGINT) AS pk"
-        ));
-    }
-    sql.push(&format!(" FROM {} WHERE ", def.from))
-        .append(conditions.in_jurisdiction("p.residence_region"));
-    if !dims.is_empty() {
-        let cols: Vec<String> = (0..dims.len()).map(|i| format!("d{i}")).collect();
-        // Group by position: every backend accepts it for computed expressions.
-        let positions: Vec<String> = (1..=dims.len()).map(|i| i.to_string()).collect();
-        sql.push(&format!(
-            " GROUP BY {} ORDER BY {}",
-            positions.join(", "),
-            cols.join(", ")
-        ));
-    }
-    sql
 }
 
 /// The perturbation of a cell of `count` records with key `cell_key`: in `[-max, max]`, most

@@ -421,10 +421,10 @@ pub struct GraphqlIssuer {
 }
 
 #[async_trait::async_trait]
-impl schema::mutation::TokenIssuer for GraphqlIssuer {
+impl schema::token_admin::TokenIssuer for GraphqlIssuer {
     async fn issue(
         &self,
-        input: schema::mutation::IssueTokenInput,
+        input: schema::token_admin::IssueTokenInput,
     ) -> Result<(String, String), schema::QueryError> {
         use schema::QueryError;
         let ttl = parse_ttl(&input.ttl).ok_or_else(|| {

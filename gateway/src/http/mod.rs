@@ -828,7 +828,7 @@ async fn execute(
         .data(started.clone())
         .data(trail.clone())
         .data(state.issuer.clone())
-        .data(schema::mutation::TokenRevoked({
+        .data(schema::token_admin::TokenRevoked({
             let tokens = state.tokens.clone();
             Arc::new(move |id: &str| tokens.forget(id))
         }));
