@@ -581,12 +581,18 @@ async fn scale_curve(args: &Args) -> Result<(), BoxError> {
     );
     let mut names: Vec<String> = shapes(page).iter().map(|s| s.0.to_owned()).collect();
     names.push("lookup".to_owned());
+    names.push("lookup-shelter-name".to_owned());
     let query_of = |name: &str, lookup: &str| -> String {
+        let shelter = if name == "lookup" {
+            "name occupancy"
+        } else {
+            "name"
+        };
         match shapes(page).into_iter().find(|s| s.0 == name) {
             Some((_, query, _)) => query,
             None => format!(
                 "{{ person(id: \"{lookup}\") {{ id fullName registration {{ legalStatus documentValid }} \
-                 currentPlacement {{ kind shelter {{ name occupancy }} }} }} }}"
+                 currentPlacement {{ kind shelter {{ {shelter} }} }} }} }}"
             ),
         }
     };
@@ -595,7 +601,7 @@ async fn scale_curve(args: &Args) -> Result<(), BoxError> {
         for name in &names {
             for (n, base, _, lookup) in &targets {
                 let query = query_of(name, lookup);
-                let run = if name == "lookup" {
+                let run = if name.starts_with("lookup") {
                     // One person, not a page: no page-size note.
                     Load { page: 0, ..load }
                         .run(base, Some(base), &token, &query)
