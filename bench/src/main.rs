@@ -25,7 +25,9 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
+mod capture;
 mod peer;
+mod replay;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -36,6 +38,8 @@ const BENCH_DATABASE: &str = "pora_bench";
 const CHUNK_ROWS: usize = 1000;
 /// Persons generated and inserted per transaction.
 const BATCH_PERSONS: usize = 2000;
+/// Connections inserting batches side by side.
+const SEED_WORKERS: usize = 2;
 /// Monthly reports per person.
 const REPORTS_PER_PERSON: u32 = 10;
 const WARM_UP: Duration = Duration::from_secs(2);
@@ -74,6 +78,14 @@ struct Args {
     /// Measure the gateway alone, without PostGraphile v5 beside it.
     #[arg(long)]
     no_postgraphile: bool,
+    /// Skip the bare-SQL replay (pgbench running the statements the gateway sent).
+    #[arg(long)]
+    no_bare_sql: bool,
+    /// The scale curve instead of the comparison: for each size (persons, comma-separated, e.g.
+    /// `10000,100000,1000000`), a database `pora_bench_<N>` (reused when it holds N persons plus
+    /// the demo set, seeded otherwise) and a gateway on it, every shape on each.
+    #[arg(long, value_delimiter = ',')]
+    scale: Vec<usize>,
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -82,7 +94,10 @@ async fn main() -> Result<(), BoxError> {
     if args.concurrency == 0 || args.page_size == 0 || args.rounds == 0 {
         return Err("--concurrency, --page-size and --rounds must be at least 1".into());
     }
-    let bench_url = bench_database_url(&args.database_url)?;
+    if !args.scale.is_empty() {
+        return scale_curve(&args).await;
+    }
+    let bench_url = bench_database_url(&args.database_url, BENCH_DATABASE)?;
 
     let reused = args.reuse && existing_persons(&bench_url).await >= Some(args.persons as u64);
     if reused {
@@ -91,7 +106,7 @@ async fn main() -> Result<(), BoxError> {
             args.persons
         );
     } else {
-        recreate_database(&args.database_url).await?;
+        recreate_database(&args.database_url, BENCH_DATABASE).await?;
         println!("created database {BENCH_DATABASE}");
     }
 
@@ -134,27 +149,7 @@ async fn main() -> Result<(), BoxError> {
     let auth = Authenticator::new(keys, &config.issuer, &config.audience, roles);
 
     let page = args.page_size;
-    // The shapes of bench/README.md. IOM reads every field of them too (policy.toml), so the
-    // filtered roles send the same queries; only the row rules differ.
-    let gateway_query = |placement: &str| {
-        format!(
-            "{{ persons(first: {page}) {{ nodes {{ id fullName registration {{ legalStatus documentValid }} \
-             currentPlacement {{ kind{placement} }} }} }} }}"
-        )
-    };
-    let shapes = [
-        (
-            "bench",
-            gateway_query(" shelter { name occupancy }"),
-            "a-bench",
-        ),
-        (
-            "shelter-name",
-            gateway_query(" shelter { name }"),
-            "b-no-occupancy",
-        ),
-        ("no-shelter", gateway_query(""), "c-no-shelter"),
-    ];
+    let shapes = shapes(page);
     // The cost of the audit log: a second gateway on the same database with the audit log
     // switched off gets the bench shape too; the audited run is the baseline.
     let unaudited = Application::build(Config {
@@ -165,6 +160,27 @@ async fn main() -> Result<(), BoxError> {
     .await?;
     let base_off = format!("http://127.0.0.1:{}", unaudited.port());
     tokio::spawn(unaudited.run_until_stopped());
+    // The bare-SQL replay's capture: two more gateways (audit log on, off) whose pool goes
+    // through a recording proxy (bench/src/capture.rs); only their captured requests use them.
+    let proxy = if args.no_bare_sql {
+        None
+    } else {
+        let proxy = capture::Proxy::start(server_address(&bench_url)?).await?;
+        let proxied = proxied_url(&bench_url, proxy.port)?;
+        let mut bases = Vec::new();
+        for audit_log in [true, false] {
+            let app = Application::build(Config {
+                audit_log,
+                demo_data: Some(false),
+                database_url: Some(proxied.clone()),
+                ..config.clone()
+            })
+            .await?;
+            bases.push(format!("http://127.0.0.1:{}", app.port()));
+            tokio::spawn(app.run_until_stopped());
+        }
+        Some((proxy, bases))
+    };
     let peer = if args.no_postgraphile {
         None
     } else {
@@ -197,6 +213,47 @@ async fn main() -> Result<(), BoxError> {
         duration,
         concurrency: args.concurrency,
     };
+    // Capture each shape's statements (audited gateway) and the bench shape's without the
+    // audit log; write them as pgbench scripts.
+    let replay_dir = std::env::temp_dir().join("pora-bench-replay");
+    let mut scripts: Vec<(String, std::path::PathBuf, replay::Script)> = Vec::new();
+    if let Some((proxy, bases)) = &proxy {
+        let mut captures: Vec<(String, &str, &str)> = shapes
+            .iter()
+            .map(|(name, query, _)| (name.to_string(), bases[0].as_str(), query.as_str()))
+            .collect();
+        captures.push((
+            "bench audit-off".to_owned(),
+            bases[1].as_str(),
+            shapes[0].1.as_str(),
+        ));
+        for (name, base, query) in captures {
+            let statements = capture_request(proxy, base, &immigration, query).await?;
+            let script = replay::script(&format!("shape {name}"), &statements)?;
+            let path = replay::write(
+                &replay_dir,
+                &name.replace(' ', "-"),
+                &script,
+                &bench_url,
+                args.concurrency,
+                duration,
+            )?;
+            let audit = statements
+                .iter()
+                .filter(|s| replay::is_audit(&s.sql))
+                .count();
+            println!(
+                "  bare-sql {name}: captured {} statements ({audit} of the audit log) over {} \
+                 connection(s), replayed from {}",
+                script.statements,
+                script.connections,
+                path.display()
+            );
+            scripts.push((name, path, script));
+        }
+    }
+    let bare = |name: &str| scripts.iter().find(|(n, _, _)| n == name);
+    let mut bare_rates: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     let mut runs: std::collections::BTreeMap<String, Vec<Run>> = Default::default();
     let mut record = |key: &str, run: Run| runs.entry(key.to_owned()).or_default().push(run);
     for round in 0..args.rounds {
@@ -209,6 +266,10 @@ async fn main() -> Result<(), BoxError> {
                 );
             }
             record(&format!("gateway {name}"), gateway);
+            if let Some((_, path, script)) = bare(name) {
+                let tps = bare_sql(&bench_url, path, script, &load).await?;
+                bare_rates.entry(name.to_string()).or_default().push(tps);
+            }
             if let Some(peer) = &peer {
                 let text = peer::query(peer_query)?.replacen(
                     "allPeople(first: 20)",
@@ -234,6 +295,10 @@ async fn main() -> Result<(), BoxError> {
             load.run(&base_off, Some(&base_off), &immigration, bench_query)
                 .await?,
         );
+        if let Some((name, path, script)) = bare("bench audit-off") {
+            let tps = bare_sql(&bench_url, path, script, &load).await?;
+            bare_rates.entry(name.clone()).or_default().push(tps);
+        }
     }
     let median = |key: &str| runs.get(key).map(|r| Run::median(r));
     println!("results (medians of {} round(s)):", args.rounds);
@@ -253,6 +318,26 @@ async fn main() -> Result<(), BoxError> {
                 gateway.rate, gateway.p99_ms
             ),
         }
+    }
+    for (name, rates) in &bare_rates {
+        let mut rates = rates.clone();
+        rates.sort_by(f64::total_cmp);
+        let tps = rates[rates.len() / 2];
+        let gateway = median(&format!("gateway {name}")).ok_or("no gateway run")?;
+        let statements = bare(name).map_or(0, |(_, _, s)| s.statements);
+        println!(
+            "bare-sql {name}: pgbench {tps:.0} tx/s, gateway {:.0} req/s, gateway/bare {:.2} \
+             ({statements} statements per request, c={}, -M prepared{})",
+            gateway.rate,
+            gateway.rate / tps.max(1e-9),
+            args.concurrency,
+            if name.ends_with("audit-off") {
+                ""
+            } else {
+                "; the replay appends one audit event per transaction, the gateway groups \
+                 concurrent requests' events in one"
+            }
+        );
     }
     let unfiltered = median("gateway bench").ok_or("no gateway run")?;
     let peer_bench = median("postgraphile bench");
@@ -304,8 +389,297 @@ async fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The server URL with its database name replaced by [`BENCH_DATABASE`].
-fn bench_database_url(server_url: &str) -> Result<String, BoxError> {
+/// The shapes of bench/README.md: (name, gateway query, PostGraphile query file). IOM reads
+/// every field of them too (policy.toml), so the filtered roles send the same queries; only the
+/// row rules differ.
+fn shapes(page: u32) -> Vec<(&'static str, String, &'static str)> {
+    let gateway_query = |placement: &str| {
+        format!(
+            "{{ persons(first: {page}) {{ nodes {{ id fullName registration {{ legalStatus documentValid }} \
+             currentPlacement {{ kind{placement} }} }} }} }}"
+        )
+    };
+    vec![
+        (
+            "bench",
+            gateway_query(" shelter { name occupancy }"),
+            "a-bench",
+        ),
+        (
+            "shelter-name",
+            gateway_query(" shelter { name }"),
+            "b-no-occupancy",
+        ),
+        ("no-shelter", gateway_query(""), "c-no-shelter"),
+    ]
+}
+
+/// `host:port` of a PostgreSQL URL (port 5432 when it names none).
+fn server_address(url: &str) -> Result<String, BoxError> {
+    let rest = url.split_once("://").map(|(_, r)| r).ok_or("not a URL")?;
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host.is_empty() {
+        return Err("the database URL names no host".into());
+    }
+    Ok(if host.contains(':') && !host.ends_with(']') {
+        host.to_owned()
+    } else {
+        format!("{host}:5432")
+    })
+}
+
+/// The URL with its host and port replaced by the capture proxy's, TLS off (the proxy reads
+/// the plain protocol).
+fn proxied_url(url: &str, port: u16) -> Result<String, BoxError> {
+    let (scheme, rest) = url.split_once("://").ok_or("not a URL")?;
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let user = authority
+        .rsplit_once('@')
+        .map_or(String::new(), |(u, _)| format!("{u}@"));
+    let separator = if tail.contains('?') { '&' } else { '?' };
+    Ok(format!(
+        "{scheme}://{user}127.0.0.1:{port}{tail}{separator}sslmode=disable"
+    ))
+}
+
+/// The statements of one request of `query` to the gateway at `base`, as the proxy saw them.
+/// One request is sent first (connections and prepared statements warm, as under load), then
+/// five are recorded one at a time; the statement list most of them sent is kept (a cache
+/// refresh, e.g. of the agency cut-offs, that one of them triggers is not part of every
+/// request), and a note says when they differ.
+async fn capture_request(
+    proxy: &capture::Proxy,
+    base: &str,
+    token: &str,
+    query: &str,
+) -> Result<Vec<capture::Statement>, BoxError> {
+    let client = reqwest::Client::new();
+    let url = format!("{base}/graphql");
+    let body = json!({ "query": query });
+    send(&client, &url, token, &body)
+        .await
+        .ok_or("capture: the query fails")?;
+    let mut captured: Vec<Vec<capture::Statement>> = Vec::new();
+    for _ in 0..5 {
+        proxy.record();
+        let answered = send(&client, &url, token, &body).await;
+        // The response waits for the audit commit; a little more for anything trailing.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let statements = proxy.stop()?;
+        answered.ok_or("capture: the query fails")?;
+        captured.push(statements);
+    }
+    let texts = |s: &[capture::Statement]| s.iter().map(|s| s.sql.clone()).collect::<Vec<_>>();
+    let same = |a: &[capture::Statement]| captured.iter().filter(|b| texts(b) == texts(a)).count();
+    let counts: Vec<usize> = captured.iter().map(Vec::len).collect();
+    let kept = captured
+        .iter()
+        .max_by_key(|c| (same(c), std::cmp::Reverse(c.len())))
+        .cloned()
+        .ok_or("nothing captured")?;
+    if same(&kept) < captured.len() {
+        println!(
+            "note: five captured requests sent {counts:?} statements; kept the {} sent by {} of them",
+            kept.len(),
+            same(&kept)
+        );
+    }
+    Ok(kept)
+}
+
+/// A 2-second pgbench warm-up, then the measured run; its tx/s.
+async fn bare_sql(
+    database_url: &str,
+    path: &std::path::Path,
+    script: &replay::Script,
+    load: &Load,
+) -> Result<f64, BoxError> {
+    replay::pgbench(database_url, path, script, load.concurrency, WARM_UP).await?;
+    replay::pgbench(database_url, path, script, load.concurrency, load.duration).await
+}
+
+/// `--scale`: each shape on a gateway per database size.
+async fn scale_curve(args: &Args) -> Result<(), BoxError> {
+    let temp = tempfile::tempdir()?;
+    let mut sizes = args.scale.clone();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: temp.path().to_owned(),
+        demo_data: Some(true),
+        workers: 2,
+        max_connections: 20,
+        rate_limits: gateway::config::RateLimitConfig {
+            requests_per_minute: 0,
+            cost_per_minute: 0,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    // (size, gateway base URL, persons, lookup id)
+    let mut targets = Vec::new();
+    for &n in &sizes {
+        let name = format!("{BENCH_DATABASE}_{n}");
+        let url = bench_database_url(&args.database_url, &name)?;
+        // The demo set adds a few hundred persons.
+        let existing = existing_persons(&url).await;
+        let reused = existing.is_some_and(|c| c >= n as u64 && c < n as u64 + 2_000);
+        if reused {
+            println!(
+                "reusing database {name} ({} persons)",
+                existing.unwrap_or(0)
+            );
+        } else {
+            recreate_database(&args.database_url, &name).await?;
+            println!("created database {name}");
+        }
+        config.database_url = Some(url.clone());
+        let app = Application::build(config.clone()).await?;
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let db = Database::connect(&url).await?;
+        if !reused {
+            seed_national(&db, n).await?;
+        }
+        let persons = person::Entity::find().count(&db).await?;
+        // The first synthetic person (the seeding is deterministic: the same one at every size).
+        let lookup = person::Entity::find()
+            .filter(person::Column::Phone.eq("+6281200000001"))
+            .one(&db)
+            .await?
+            .map(|p| p.id)
+            .ok_or("the first synthetic person is missing")?;
+        db.close().await?;
+        println!("  {name}: {persons} persons, gateway on {base}");
+        targets.push((n, base, persons, lookup));
+    }
+    let keys = SigningKeys::load_or_generate(&config.data_dir)?;
+    let roles = schema::Policy::builtin()?.roles.into_keys().collect();
+    let auth = Authenticator::new(keys, &config.issuer, &config.audience, roles);
+    let token = auth.issue(
+        "immigration",
+        "KANIM-JKP",
+        "31",
+        "bench-immigration",
+        chrono::Duration::hours(1),
+    )?;
+    let page = args.page_size;
+    let load = Load {
+        page,
+        duration: Duration::from_secs(args.duration_secs),
+        concurrency: args.concurrency,
+    };
+    println!(
+        "scale curve: {} clients, {} s warm-up + {} s measured per run, page size {page}, {} round(s), sizes interleaved per shape",
+        args.concurrency,
+        WARM_UP.as_secs(),
+        args.duration_secs,
+        args.rounds
+    );
+    let mut names: Vec<String> = shapes(page).iter().map(|s| s.0.to_owned()).collect();
+    names.push("lookup".to_owned());
+    names.push("lookup-shelter-name".to_owned());
+    let query_of = |name: &str, lookup: &str| -> String {
+        let shelter = if name == "lookup" {
+            "name occupancy"
+        } else {
+            "name"
+        };
+        match shapes(page).into_iter().find(|s| s.0 == name) {
+            Some((_, query, _)) => query,
+            None => format!(
+                "{{ person(id: \"{lookup}\") {{ id fullName registration {{ legalStatus documentValid }} \
+                 currentPlacement {{ kind shelter {{ {shelter} }} }} }} }}"
+            ),
+        }
+    };
+    let mut runs: std::collections::BTreeMap<(String, usize), Vec<Run>> = Default::default();
+    for _ in 0..args.rounds {
+        for name in &names {
+            for (n, base, _, lookup) in &targets {
+                let query = query_of(name, lookup);
+                let run = if name.starts_with("lookup") {
+                    // One person, not a page: no page-size note.
+                    Load { page: 0, ..load }
+                        .run(base, Some(base), &token, &query)
+                        .await?
+                } else {
+                    load.run(base, Some(base), &token, &query).await?
+                };
+                runs.entry((name.clone(), *n)).or_default().push(run);
+            }
+        }
+    }
+    let label = |n: usize| match n {
+        1_000_000 => "1M".to_owned(),
+        n if n % 1000 == 0 => format!("{}k", n / 1000),
+        n => n.to_string(),
+    };
+    let (low, high) = if sizes.contains(&100_000) && sizes.contains(&1_000_000) {
+        (100_000, 1_000_000)
+    } else {
+        (sizes[0], sizes[sizes.len() - 1])
+    };
+    println!("results (medians of {} round(s)):", args.rounds);
+    for name in &names {
+        let mut line = format!("scale {name}:");
+        let mut rate = std::collections::BTreeMap::new();
+        for (n, _, _, _) in &targets {
+            let run = Run::median(&runs[&(name.clone(), *n)]);
+            line.push_str(&format!(
+                " {n} {:.0} req/s (p99 {:.1} ms, {:.2} statements),",
+                run.rate, run.p99_ms, run.statements_per_request
+            ));
+            rate.insert(*n, run.rate);
+        }
+        println!(
+            "{line} {}/{} {:.2}",
+            label(high),
+            label(low),
+            rate[&high] / rate[&low].max(1e-9)
+        );
+    }
+    // totalCount: sequential requests, median latency.
+    let client = reqwest::Client::new();
+    let body = json!({ "query": "{ persons(first: 1) { totalCount } }" });
+    let mut line = "scale totalCount (one request at a time, median of 5):".to_owned();
+    for (n, base, _, _) in &targets {
+        let url = format!("{base}/graphql");
+        let mut times = Vec::new();
+        let mut count = Value::Null;
+        for i in 0..6 {
+            let started = Instant::now();
+            let reply = send(&client, &url, &token, &body)
+                .await
+                .ok_or("totalCount fails")?;
+            if i > 0 {
+                times.push(started.elapsed());
+            }
+            count = reply["data"]["persons"]["totalCount"].clone();
+        }
+        times.sort_unstable();
+        line.push_str(&format!(
+            " {n} {:.1} ms (totalCount {count}),",
+            times[times.len() / 2].as_secs_f64() * 1000.0
+        ));
+    }
+    println!("{}", line.trim_end_matches(','));
+    match peak_rss_kib() {
+        Some(kib) => println!(
+            "peak resident memory (VmHWM, bench process): {:.1} MiB",
+            kib as f64 / 1024.0
+        ),
+        None => println!("peak resident memory: unavailable"),
+    }
+    drop(temp);
+    Ok(())
+}
+
+/// The server URL with its database name replaced by `database`.
+fn bench_database_url(server_url: &str, database: &str) -> Result<String, BoxError> {
     let (without_query, query) = match server_url.split_once('?') {
         Some((u, q)) => (u, Some(q)),
         None => (server_url, None),
@@ -317,8 +691,8 @@ fn bench_database_url(server_url: &str) -> Result<String, BoxError> {
             "--database-url must name a database, e.g. postgres://postgres@127.0.0.1:5432/test",
         )?;
     Ok(match query {
-        Some(q) => format!("{base}/{BENCH_DATABASE}?{q}"),
-        None => format!("{base}/{BENCH_DATABASE}"),
+        Some(q) => format!("{base}/{database}?{q}"),
+        None => format!("{base}/{database}"),
     })
 }
 
@@ -330,17 +704,15 @@ async fn existing_persons(bench_url: &str) -> Option<u64> {
     count
 }
 
-async fn recreate_database(server_url: &str) -> Result<(), BoxError> {
+async fn recreate_database(server_url: &str, database: &str) -> Result<(), BoxError> {
     let admin = Database::connect(server_url)
         .await
         .map_err(|e| format!("cannot reach PostgreSQL at {server_url}: {e}"))?;
     admin
-        .execute_unprepared(&format!(
-            "DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"
-        ))
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
         .await?;
     admin
-        .execute_unprepared(&format!("CREATE DATABASE {BENCH_DATABASE}"))
+        .execute_unprepared(&format!("CREATE DATABASE {database}"))
         .await?;
     admin.close().await?;
     Ok(())
@@ -612,6 +984,26 @@ async fn seed_national(db: &DatabaseConnection, persons: usize) -> Result<(), Bo
         next_case: 0,
     };
     let started = Instant::now();
+    // Batches are generated here, in order, and inserted by `SEED_WORKERS` connections side by
+    // side, each batch in its own transaction (a batch holds its cases with their persons, so
+    // batches do not depend on each other).
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Batch>(SEED_WORKERS);
+    let receiver = std::sync::Arc::new(tokio::sync::Mutex::new(receiver));
+    let workers: Vec<_> = (0..SEED_WORKERS)
+        .map(|_| {
+            let db = db.clone();
+            let receiver = receiver.clone();
+            tokio::spawn(async move {
+                loop {
+                    let batch = receiver.lock().await.recv().await;
+                    let Some(batch) = batch else {
+                        return Ok::<(), sea_orm::DbErr>(());
+                    };
+                    insert_batch(&db, batch).await?;
+                }
+            })
+        })
+        .collect();
     let mut done = 0;
     let mut rows = 0;
     let mut last_report = Instant::now();
@@ -619,49 +1011,60 @@ async fn seed_national(db: &DatabaseConnection, persons: usize) -> Result<(), Bo
         let n = BATCH_PERSONS.min(persons - done);
         let batch = seeder.batch(n);
         rows += batch.rows();
-        let txn = db.begin().await?;
-        gateway::seed::insert_all::<person::ActiveModel>(&txn, batch.persons, CHUNK_ROWS).await?;
-        gateway::seed::insert_all::<case::ActiveModel>(&txn, batch.cases, CHUNK_ROWS).await?;
-        gateway::seed::insert_all::<unhcr_registration::ActiveModel>(
-            &txn,
-            batch.registrations,
-            CHUNK_ROWS,
-        )
-        .await?;
-        gateway::seed::insert_all::<immigration_record::ActiveModel>(
-            &txn,
-            batch.immigration_records,
-            CHUNK_ROWS,
-        )
-        .await?;
-        gateway::seed::insert_all::<placement::ActiveModel>(&txn, batch.placements, CHUNK_ROWS)
-            .await?;
-        gateway::seed::insert_all::<monthly_report::ActiveModel>(
-            &txn,
-            batch.monthly_reports,
-            CHUNK_ROWS,
-        )
-        .await?;
-        txn.commit().await?;
+        if sender.send(batch).await.is_err() {
+            break;
+        }
         done += n;
-        if last_report.elapsed() >= Duration::from_secs(5) || done == persons {
+        if last_report.elapsed() >= Duration::from_secs(10) {
             last_report = Instant::now();
             let secs = started.elapsed().as_secs_f64();
             println!(
-                "  {done}/{persons} persons, {rows} rows, {secs:.1} s ({:.0} rows/s)",
+                "  {done}/{persons} persons generated, {secs:.1} s ({:.0} rows/s)",
                 rows as f64 / secs.max(1e-9)
             );
         }
     }
+    drop(sender);
+    for worker in workers {
+        worker.await??;
+    }
+    let secs = started.elapsed().as_secs_f64();
     println!(
-        "seeding: {rows} rows in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "seeding: {rows} rows in {secs:.1} s ({:.0} rows/s, {SEED_WORKERS} connections)",
+        rows as f64 / secs.max(1e-9)
     );
-    // Fresh statistics for the planner after the bulk load.
+    // Visibility map and fresh statistics for the planner after the bulk load.
     let started = Instant::now();
-    db.execute_unprepared("ANALYZE").await?;
-    println!("ANALYZE: {:.1} s", started.elapsed().as_secs_f64());
+    db.execute_unprepared("VACUUM (ANALYZE)").await?;
+    println!("VACUUM (ANALYZE): {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// One batch in one transaction.
+async fn insert_batch(db: &DatabaseConnection, batch: Batch) -> Result<(), sea_orm::DbErr> {
+    let txn = db.begin().await?;
+    gateway::seed::insert_all::<person::ActiveModel>(&txn, batch.persons, CHUNK_ROWS).await?;
+    gateway::seed::insert_all::<case::ActiveModel>(&txn, batch.cases, CHUNK_ROWS).await?;
+    gateway::seed::insert_all::<unhcr_registration::ActiveModel>(
+        &txn,
+        batch.registrations,
+        CHUNK_ROWS,
+    )
+    .await?;
+    gateway::seed::insert_all::<immigration_record::ActiveModel>(
+        &txn,
+        batch.immigration_records,
+        CHUNK_ROWS,
+    )
+    .await?;
+    gateway::seed::insert_all::<placement::ActiveModel>(&txn, batch.placements, CHUNK_ROWS).await?;
+    gateway::seed::insert_all::<monthly_report::ActiveModel>(
+        &txn,
+        batch.monthly_reports,
+        CHUNK_ROWS,
+    )
+    .await?;
+    txn.commit().await
 }
 
 // ------------------------------------------------------------------------------------------
