@@ -6,7 +6,7 @@
 //! limits do not hide the cost) sending, in turn, the amplification requests of issue 9 and the
 //! heaviest operation the default limits allow, beside one light caller asking a small page.
 //! Prints the light caller's p50/p99, the heavy callers' answers by status and code, and the
-//! gateway process's idle, peak (`VmHWM`) and after-load (`VmRSS` 10 s and 30 s later) memory.
+//! gateway process's idle, peak (`VmHWM`) and after-load (`VmRSS` 10, 30 and 60 s later) memory.
 //!
 //! Works against older gateways too (only `/healthz`, `serve` and `token dev` are needed), so
 //! one binary measures before and after: `--gateway path/to/old/pora-gateway`.
@@ -85,6 +85,31 @@ fn memory(pid: u32) -> Option<(f64, f64)> {
             .map(|kib| kib / 1024.0)
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Where a process's resident memory is: anonymous (heap, stacks) and file-backed (the
+/// binary's pages), in MiB, and its thread count.
+fn breakdown(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().trim_end_matches("kB").trim().to_owned())
+            .unwrap_or_default()
+    };
+    let mib = |name: &str| {
+        field(name)
+            .parse::<f64>()
+            .map(|k| k / 1024.0)
+            .unwrap_or(f64::NAN)
+    };
+    format!(
+        "anonymous {:.1} MiB, file {:.1} MiB, {} threads",
+        mib("RssAnon:"),
+        mib("RssFile:"),
+        field("Threads:")
+    )
 }
 
 fn token(
@@ -187,6 +212,7 @@ async fn main() -> Result<(), BoxError> {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (idle, _) = memory(pid).ok_or("cannot read the gateway's memory")?;
+    let idle_breakdown = breakdown(pid);
 
     let deadline = Instant::now() + Duration::from_secs(args.duration_secs);
     let answers: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
@@ -268,9 +294,14 @@ async fn main() -> Result<(), BoxError> {
     let hwm = memory(pid).map(|(_, h)| h).unwrap_or(f64::NAN);
     tokio::time::sleep(Duration::from_secs(10)).await;
     let after = memory(pid).map(|(r, _)| r).unwrap_or(f64::NAN);
+    let after_breakdown = breakdown(pid);
     // Idle database connections close after 10 s, and with them their grown buffers.
     tokio::time::sleep(Duration::from_secs(20)).await;
     let later = memory(pid).map(|(r, _)| r).unwrap_or(f64::NAN);
+    let later_breakdown = breakdown(pid);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let settled = memory(pid).map(|(r, _)| r).unwrap_or(f64::NAN);
+    let settled_breakdown = breakdown(pid);
     light.sort();
     println!("gateway: {}", args.gateway);
     println!(
@@ -285,11 +316,26 @@ async fn main() -> Result<(), BoxError> {
         println!("  {key}: {n}");
     }
     println!(
-        "memory: idle {idle:.0} MiB, peak {:.0} MiB (sampled {:.0}), 10 s after load {after:.0} MiB, 30 s after {later:.0} MiB ({:+.0} % of idle)",
+        "memory: idle {idle:.0} MiB, peak {:.0} MiB (sampled {:.0}), 10 s after load {after:.0} MiB, 30 s after {later:.0} MiB ({:+.0} % of idle), 60 s after {settled:.0} MiB ({:+.0} %)",
         hwm,
         *peak.lock().expect("lock"),
-        (later / idle - 1.0) * 100.0
+        (later / idle - 1.0) * 100.0,
+        (settled / idle - 1.0) * 100.0
     );
-    let _ = child.kill().await;
+    println!("  idle: {idle_breakdown}");
+    println!("  10 s after: {after_breakdown}");
+    println!("  30 s after: {later_breakdown}");
+    println!("  60 s after: {settled_breakdown}");
+    // A graceful stop, so an allocator asked to report at exit (e.g.
+    // `_RJEM_MALLOC_CONF=stats_print:true`) can.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    if tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
     Ok(())
 }

@@ -570,6 +570,10 @@ impl Application {
         let mut server = HttpServer::new(move || {
             let origins = &shared.config.cors_origins;
             App::new()
+                .wrap_fn(|mut request, service| {
+                    crate::http::headers::own_header_values(request.headers_mut());
+                    actix_web::dev::Service::call(service, request)
+                })
                 .wrap(actix_web::middleware::Condition::new(
                     !origins.is_empty(),
                     crate::http::cors(origins),

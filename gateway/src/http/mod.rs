@@ -5,6 +5,7 @@
 
 pub mod counters;
 pub mod error;
+pub mod headers;
 pub mod ide;
 pub mod rate_limit;
 
