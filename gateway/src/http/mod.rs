@@ -8,6 +8,7 @@ pub mod error;
 pub mod headers;
 pub mod ide;
 pub mod rate_limit;
+pub mod state;
 
 use schema::error_code::{ErrorCode, InOperation};
 use std::collections::HashMap;
@@ -19,11 +20,11 @@ use async_graphql::parser::types::OperationType;
 use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::audit::{AuditRecord, Outcome, document_hash};
 use crate::auth::{AuthError, ROUTER_ROLE};
 use error::{GRAPHQL_RESPONSE, RequestError};
 use schema::Engine;
+pub use state::AppState;
 use std::time::Instant;
 
 /// The GraphQL-over-HTTP request parameters.
