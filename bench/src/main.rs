@@ -6,6 +6,9 @@
 //! open placements and ten monthly reports each, then drives two read scenarios (`immigration`
 //! and `iom`) over loopback HTTP and prints comparable figures. See `bench/README.md`.
 
+// The allocator the gateway ships with, so the in-process gateway is measured as it runs.
+gateway::use_jemalloc!();
+
 use std::error::Error;
 use std::time::{Duration, Instant};
 

@@ -3,6 +3,7 @@
 //! endpoint and its error mapping, `seed` the demo data, `telemetry` metrics and traces, `cli` the command line.
 
 pub mod admin;
+pub mod allocator;
 pub mod app;
 pub mod audit;
 pub mod auth;
