@@ -115,22 +115,7 @@ async fn main() -> Result<(), BoxError> {
 
     // The gateway, in this process: migrations and the demo set run in `build`.
     let temp = tempfile::tempdir()?;
-    let config = Config {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: temp.path().to_owned(),
-        database_url: Some(bench_url.clone()),
-        demo_data: Some(true),
-        workers: 2,
-        max_connections: 20,
-        // A few callers send tens of thousands of requests: per-caller limits off, so the
-        // figures are the gateway's throughput, not its rate limit (pora-abuse measures those).
-        rate_limits: gateway::config::RateLimitConfig {
-            requests_per_minute: 0,
-            cost_per_minute: 0,
-            ..Default::default()
-        },
-        ..Config::default()
-    };
+    let config = gateway_config(temp.path(), Some(bench_url.clone()))?;
     let started = Instant::now();
     let app = Application::build(config.clone()).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -509,19 +494,7 @@ async fn scale_curve(args: &Args) -> Result<(), BoxError> {
     let mut sizes = args.scale.clone();
     sizes.sort_unstable();
     sizes.dedup();
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: temp.path().to_owned(),
-        demo_data: Some(true),
-        workers: 2,
-        max_connections: 20,
-        rate_limits: gateway::config::RateLimitConfig {
-            requests_per_minute: 0,
-            cost_per_minute: 0,
-            ..Default::default()
-        },
-        ..Config::default()
-    };
+    let mut config = gateway_config(temp.path(), None)?;
     // (size, gateway base URL, persons, lookup id)
     let mut targets = Vec::new();
     for &n in &sizes {
@@ -1276,4 +1249,27 @@ fn peak_rss_kib() -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The in-process gateway's configuration: demo data, two workers, and per-caller limits off
+/// (a few callers send tens of thousands of requests, so the figures are the gateway's
+/// throughput, not its rate limit; pora-abuse measures those).
+fn gateway_config(
+    data_dir: &std::path::Path,
+    database_url: Option<String>,
+) -> Result<Config, BoxError> {
+    Ok(Config {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: data_dir.to_owned(),
+        database_url,
+        demo_data: Some(true),
+        workers: 2,
+        max_connections: 20,
+        rate_limits: gateway::config::RateLimitConfig {
+            requests_per_minute: 0,
+            cost_per_minute: 0,
+            ..Default::default()
+        },
+        ..Config::default()
+    })
 }
