@@ -405,12 +405,16 @@ pub async fn append_in(
     };
     txn.execute_raw(Statement::from_string(backend, lock))
         .await?;
-    let last = audit_event::Entity::find()
+    // Only the head's hash: the whole row would carry its person ids and fields across.
+    let last: Option<String> = audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::Hash)
         .order_by_desc(audit_event::Column::Seq)
         .limit(1)
+        .into_tuple()
         .one(txn)
         .await?;
-    let mut prev = last.map_or_else(|| GENESIS.to_owned(), |e| e.hash);
+    let mut prev = last.unwrap_or_else(|| GENESIS.to_owned());
     let mut models = Vec::with_capacity(records.len());
     for record in records {
         let model = record.model(&prev);
