@@ -35,6 +35,22 @@ struct Args {
     /// A PostgreSQL URL for the gateway (default: its embedded SQLite with demo data).
     #[arg(long)]
     database_url: Option<String>,
+    /// A command run with the gateway's pid and the moment (`idle`, `60s-after`) as its
+    /// arguments, waited for before the measurement goes on: e.g. a script that has gdb call
+    /// `_rjem_malloc_stats_print` in a gateway built with jemalloc's `stats` feature.
+    #[arg(long)]
+    probe: Option<String>,
+}
+
+/// Runs `--probe` at one moment, if one was given.
+fn probe(args: &Args, pid: u32, moment: &str) {
+    if let Some(command) = &args.probe
+        && let Err(e) = std::process::Command::new(command)
+            .args([pid.to_string(), moment.to_owned()])
+            .status()
+    {
+        eprintln!("probe {command}: {e}");
+    }
 }
 
 /// The requests heavy callers send, in turn.
@@ -213,6 +229,7 @@ async fn main() -> Result<(), BoxError> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (idle, _) = memory(pid).ok_or("cannot read the gateway's memory")?;
     let idle_breakdown = breakdown(pid);
+    probe(&args, pid, "idle");
 
     let deadline = Instant::now() + Duration::from_secs(args.duration_secs);
     let answers: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
@@ -302,6 +319,7 @@ async fn main() -> Result<(), BoxError> {
     tokio::time::sleep(Duration::from_secs(30)).await;
     let settled = memory(pid).map(|(r, _)| r).unwrap_or(f64::NAN);
     let settled_breakdown = breakdown(pid);
+    probe(&args, pid, "60s-after");
     light.sort();
     println!("gateway: {}", args.gateway);
     println!(

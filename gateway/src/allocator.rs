@@ -9,8 +9,14 @@
 pub use tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, read at its start: purge unused pages after one second, from background
-/// threads. `_RJEM_MALLOC_CONF` in the environment overrides them.
-pub const MALLOC_CONF: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+/// threads; and slabs of one page for every small size class. A burst leaves a few long-lived
+/// objects (cache entries, per-caller state) scattered among its freed ones, and each keeps its
+/// whole slab resident: jemalloc's default slabs of up to 5 pages kept ~5 MiB after 64 heavy
+/// callers on PostgreSQL (+20 % of idle), one-page slabs ~1 MiB (+13 %), for the same
+/// throughput (`pora-abuse`, bench/README.md). `_RJEM_MALLOC_CONF` in the environment
+/// overrides them.
+pub const MALLOC_CONF: &[u8] =
+    b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,slab_sizes:1-4096:1\0";
 
 /// Makes jemalloc, with `MALLOC_CONF`, the global allocator of the binary it is used in (the
 /// configuration symbol must live in the binary itself, or the linker may leave it out).
