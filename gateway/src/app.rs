@@ -450,6 +450,16 @@ impl Application {
         let policy = load_policy(&config)?;
         let metrics = Arc::new(Metrics::default());
         metrics.start_upkeep();
+        // A configured Redis store is checked before the database is migrated and seeded, so
+        // a dead one stops the start at once.
+        let redis = match &config.rate_limit_store {
+            Some(url) => Some(
+                crate::http::counters::RedisCounters::connect(url, config.db_acquire_timeout())
+                    .await
+                    .map_err(|e| StartError::Unreachable(redact(url), e))?,
+            ),
+            None => None,
+        };
         let db = connect(&config, &metrics).await?;
         let retire_after = config.longest_token_lifetime();
         let keys = SigningKeys::load(&config.data_dir, Some(retire_after))?;
@@ -463,12 +473,8 @@ impl Application {
         .with_routers(&config.federation.routers)
         .with_trusted_issuers(trusted_issuers(&config, &policy).await?);
         let auth = Arc::new(auth);
-        let counters: Arc<dyn schema::rate::CounterStore> = match &config.rate_limit_store {
-            Some(url) => Arc::new(
-                crate::http::counters::RedisCounters::connect(url, config.db_acquire_timeout())
-                    .await
-                    .map_err(|e| StartError::Unreachable(redact(url), e))?,
-            ),
+        let counters: Arc<dyn schema::rate::CounterStore> = match redis {
+            Some(redis) => Arc::new(redis),
             None => Arc::new(schema::rate::DatabaseCounters(db.clone())),
         };
         // One limiter for every schema: a token's `verifyDocument` budget is its own.
