@@ -67,6 +67,37 @@ struct SelectItem {
     kind: Kind,
 }
 
+/// To-one relations read in the same statement as their parent rows rather than by the
+/// loader, one statement each: relation fields of the parent type, each with the relations
+/// folded into its own target in turn. Built from the request's selection
+/// (`reads::fold_of`); a relation left out is loaded as before.
+#[derive(Clone, Debug, Default)]
+pub struct Fold(pub Vec<(&'static str, Fold)>);
+
+impl Fold {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Most to-one relations folded into one statement; deeper or further ones are loaded.
+pub const MAX_FOLDED_RELATIONS: usize = 8;
+
+/// A folded relation's part of a statement: the alias of its row, its values (`{alias}_{i}`
+/// in the select list, the id first), and the relations folded into it.
+struct Folded {
+    field: &'static str,
+    alias: String,
+    items: Vec<SelectItem>,
+    inner: Vec<Folded>,
+}
+
+/// How `Engine::fetch_folded` limits its rows: the order and the most rows.
+pub struct PageBound {
+    pub order: String,
+    pub limit: i64,
+}
+
 impl Engine {
     /// An engine for a request whose schema exposes `role`, a narrowing of `base`.
     pub fn new(
@@ -436,6 +467,163 @@ impl Engine {
         Ok(rows)
     }
 
+    /// The rows of `type_name` that meet `condition`, with the to-one relations of `fold` read
+    /// in the same statement, each related row under its own row rule exactly as the loader
+    /// would read it (the first visible one in id order). `page`: in that order, at most that
+    /// many; the relations are then joined to the page's rows only, never to the whole set.
+    /// `also`: columns read whether or not the document names their fields.
+    pub async fn fetch_folded(
+        &self,
+        type_name: &str,
+        condition: Sql,
+        page: Option<PageBound>,
+        also: &[&str],
+        fold: &Fold,
+    ) -> Result<Vec<Row>, QueryError> {
+        if fold.is_empty() {
+            let tail = match &page {
+                Some(page) => {
+                    let mut tail = Sql::new(&page.order);
+                    tail.push(" LIMIT ").bind(page.limit);
+                    tail
+                }
+                None => Sql::default(),
+            };
+            return self.fetch_also(type_name, condition, tail, also).await;
+        }
+        let view = self.view(type_name)?;
+        let conditions = self.conditions();
+        let items = self.select_items(view, "t", &conditions, also);
+        let mut joins = Sql::default();
+        let mut aliases = 0;
+        let folded = self.fold_joins(view, "t", fold, &conditions, &mut aliases, &mut joins)?;
+        let mut sql = Sql::new("SELECT ");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.append(item.expr.clone()).push(&format!(" AS c{i}"));
+        }
+        fn select_folded(sql: &mut Sql, folded: &[Folded]) {
+            for f in folded {
+                for (i, item) in f.items.iter().enumerate() {
+                    sql.push(", ")
+                        .append(item.expr.clone())
+                        .push(&format!(" AS {}_{i}", f.alias));
+                }
+                select_folded(sql, &f.inner);
+            }
+        }
+        select_folded(&mut sql, &folded);
+        let filter = Sql::and(vec![conditions.rows(type_name, "t"), condition]);
+        let table = view.def.table;
+        match &page {
+            // The page first, then its relations: a join never runs over rows the limit drops.
+            Some(page) => {
+                sql.push(&format!(" FROM (SELECT t.* FROM {table} t WHERE "))
+                    .append(filter)
+                    .push(&format!(" {} LIMIT ", page.order))
+                    .bind(page.limit)
+                    .push(") t")
+                    .append(joins)
+                    .push(&format!(" {}", page.order));
+            }
+            None => {
+                sql.push(&format!(" FROM {table} t"))
+                    .append(joins)
+                    .push(" WHERE ")
+                    .append(filter);
+            }
+        }
+        let results = self.query_all(sql).await?;
+        let mut rows = Vec::with_capacity(results.len());
+        for result in &results {
+            let mut values = HashMap::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                values.insert(
+                    item.key.clone(),
+                    read_cell(result, &format!("c{i}"), item.kind)?,
+                );
+            }
+            rows.push(Row::with_related(values, read_folded(result, &folded)?));
+        }
+        Ok(rows)
+    }
+
+    /// The `LEFT JOIN`s of `fold` on the rows of `parent` aliased `parent_alias`, appended to
+    /// `joins`; aliases `f1`, `f2`, … numbered through `aliases`.
+    fn fold_joins(
+        &self,
+        parent: &TypeView,
+        parent_alias: &str,
+        fold: &Fold,
+        conditions: &Conditions<'_>,
+        aliases: &mut usize,
+        joins: &mut Sql,
+    ) -> Result<Vec<Folded>, QueryError> {
+        let mut out = Vec::with_capacity(fold.0.len());
+        for (field, inner) in &fold.0 {
+            let def = parent
+                .field(field)
+                .ok_or_else(|| {
+                    QueryError::Internal(format!("no field {}.{field}", parent.def.name))
+                })?
+                .def;
+            let FieldKind::Relation {
+                target,
+                join,
+                many: false,
+            } = def.kind
+            else {
+                return Err(QueryError::Internal(format!(
+                    "{}.{field} is no to-one relation",
+                    parent.def.name
+                )));
+            };
+            let view = self.view(target)?;
+            let table = view.def.table;
+            *aliases += 1;
+            let alias = format!("f{aliases}");
+            joins.push(&format!(" LEFT JOIN {table} {alias} ON "));
+            match join {
+                Join::Forward { column } => {
+                    joins.append(Sql::and(vec![
+                        Sql::new(format!("{alias}.id = {parent_alias}.{column}")),
+                        conditions.rows(target, &alias),
+                    ]));
+                }
+                // The first visible row in id order, as the loader's answer is read.
+                Join::Reverse { column, condition } => {
+                    let x = format!("{alias}x");
+                    let mut parts = vec![Sql::new(format!("{x}.{column} = {parent_alias}.id"))];
+                    parts.extend(condition.map(|c| Sql::new(c.replace("{t}", &x))));
+                    parts.push(conditions.rows(target, &x));
+                    joins
+                        .push(&format!(
+                            "{alias}.id = (SELECT {x}.id FROM {table} {x} WHERE "
+                        ))
+                        .append(Sql::and(parts))
+                        .push(&format!(" ORDER BY {x}.id LIMIT 1)"));
+                }
+                Join::Through { .. } => {
+                    return Err(QueryError::Internal(format!(
+                        "{}.{field}: relations through a link table are not folded",
+                        parent.def.name
+                    )));
+                }
+            }
+            let items = self.select_items(view, &alias, conditions, &[]);
+            let inner = self.fold_joins(view, &alias, inner, conditions, aliases, joins)?;
+            out.push(Folded {
+                field,
+                alias,
+                items,
+                inner,
+            });
+        }
+        Ok(out)
+    }
+
     /// `SELECT COUNT(*)` of the rows of `type_name` the session may see that meet `condition`.
     pub async fn count(&self, type_name: &str, condition: Sql) -> Result<i64, QueryError> {
         let view = self
@@ -558,6 +746,34 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// The folded relations' rows of one result row: `None` where the join found none (its id,
+/// always selected first, is null).
+fn read_folded(
+    result: &sea_orm::QueryResult,
+    folded: &[Folded],
+) -> Result<Vec<(&'static str, Option<Row>)>, QueryError> {
+    let mut out = Vec::with_capacity(folded.len());
+    for f in folded {
+        let id = &f.items[0];
+        let row = match read_cell(result, &format!("{}_0", f.alias), id.kind)? {
+            Cell::Null => None,
+            first => {
+                let mut values = HashMap::with_capacity(f.items.len());
+                values.insert(id.key.clone(), first);
+                for (i, item) in f.items.iter().enumerate().skip(1) {
+                    values.insert(
+                        item.key.clone(),
+                        read_cell(result, &format!("{}_{i}", f.alias), item.kind)?,
+                    );
+                }
+                Some(Row::with_related(values, read_folded(result, &f.inner)?))
+            }
+        };
+        out.push((f.field, row));
+    }
+    Ok(out)
 }
 
 /// Which relation of which parent row.

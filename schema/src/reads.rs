@@ -10,10 +10,13 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::dynamic::{
     Field, FieldFuture, FieldValue, InputValue, Object, ResolverContext, TypeRef,
 };
+use async_graphql::{Lookahead, SelectionField};
 
-use crate::catalogue::FieldKind;
+use crate::catalogue::{FieldKind, Join};
 use crate::cursor;
-use crate::engine::{RelationKey, RelationLoader, relation_key};
+use crate::engine::{
+    Engine, Fold, MAX_FOLDED_RELATIONS, PageBound, RelationKey, RelationLoader, relation_key,
+};
 use crate::error::QueryError;
 use crate::filter::where_sql;
 use crate::options::SchemaOptions;
@@ -126,9 +129,12 @@ pub(crate) fn object_field(view: &TypeView, index: usize, options: &SchemaOption
                     } else {
                         None
                     };
-                    let rows = match relation_key(&row, join) {
-                        None => Vec::new(),
-                        Some(key) => ctx
+                    let folded = if many { None } else { row.related(field_name) };
+                    let rows = match (folded, relation_key(&row, join)) {
+                        // Read with its parent, in the parent's statement.
+                        (Some(related), _) => related.cloned().into_iter().collect(),
+                        (None, None) => Vec::new(),
+                        (None, Some(key)) => ctx
                             .data::<DataLoader<RelationLoader>>()?
                             .load_one(RelationKey {
                                 parent_type,
@@ -163,6 +169,45 @@ pub(crate) fn object_field(view: &TypeView, index: usize, options: &SchemaOption
     } else {
         field.description(def.description)
     }
+}
+
+/// The to-one relations of `type_name` that `selection` (the fields asked of its rows) names,
+/// to be read in the rows' own statement: every one that joins by a key (not through a link
+/// table), and in turn those named inside it, at most `MAX_FOLDED_RELATIONS` in all. Aliases,
+/// fragments and directives are looked through: a relation named under `@skip` is read but not
+/// answered, and the related row is the same whichever way it is read.
+pub(crate) fn fold_of(engine: &Engine, type_name: &str, selection: &Lookahead<'_>) -> Fold {
+    let mut budget = MAX_FOLDED_RELATIONS;
+    fold_within(engine, type_name, selection, &mut budget)
+}
+
+fn fold_within(
+    engine: &Engine,
+    type_name: &str,
+    selection: &Lookahead<'_>,
+    budget: &mut usize,
+) -> Fold {
+    let Ok(view) = engine.view(type_name) else {
+        return Fold::default();
+    };
+    let mut folded = Vec::new();
+    for f in &view.fields {
+        let FieldKind::Relation {
+            target,
+            join: Join::Forward { .. } | Join::Reverse { .. },
+            many: false,
+        } = f.def.kind
+        else {
+            continue;
+        };
+        let inner = selection.field(f.def.name);
+        if *budget == 0 || !inner.exists() {
+            continue;
+        }
+        *budget -= 1;
+        folded.push((f.def.name, fold_within(engine, target, &inner, budget)));
+    }
+    Fold(folded)
 }
 
 /// The `first` argument of a page: `default` when absent or null, at most `max`.
@@ -255,12 +300,21 @@ pub(crate) fn list_field(view: &TypeView, options: &SchemaOptions) -> Field {
                             cursor::seek(&terms, &keys, page.backward)?,
                         ]);
                     }
-                    let mut tail = Sql::new(cursor::order_clause(&terms, page.backward));
-                    tail.push(" LIMIT ").bind(i64::from(page.size) + 1);
+                    let bound = PageBound {
+                        order: cursor::order_clause(&terms, page.backward),
+                        limit: i64::from(page.size) + 1,
+                    };
                     // The order's columns are read for the cursors, named or not.
                     let order_columns: Vec<&str> = terms.iter().map(|t| t.column).collect();
+                    let look = ctx.look_ahead();
+                    let mut nodes: Vec<SelectionField<'_>> = look.field("nodes").selection_fields();
+                    nodes.extend(look.field("edges").field("node").selection_fields());
+                    let fold = match Lookahead::try_from(nodes.as_slice()) {
+                        Ok(nodes) => fold_of(&engine, type_name, &nodes),
+                        Err(()) => Fold::default(),
+                    };
                     let mut rows: Vec<Row> = engine
-                        .fetch_also(type_name, seeking, tail, &order_columns)
+                        .fetch_folded(type_name, seeking, Some(bound), &order_columns, &fold)
                         .await?;
                     let more = rows.len() > page.size as usize;
                     rows.truncate(page.size as usize);
@@ -326,14 +380,12 @@ pub(crate) fn get_field(view: &TypeView) -> Field {
             let id = ctx.args.try_get("id")?.string()?.to_owned();
             let mut condition = Sql::new("t.id = ");
             condition.bind(id);
+            let fold = fold_of(&engine, type_name, &ctx.look_ahead());
             let rows = engine
-                .fetch(type_name, None, None, condition, Sql::default())
+                .fetch_folded(type_name, condition, None, &[], &fold)
                 .await
                 .map_err(|e| e.to_graphql(&engine.request_id))?;
-            Ok(rows
-                .into_iter()
-                .next()
-                .map(|(_, r)| FieldValue::owned_any(r)))
+            Ok(rows.into_iter().next().map(FieldValue::owned_any))
         })
     })
     .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::ID)))

@@ -24,15 +24,41 @@ static NULL: Cell = Cell::Null;
 
 /// One fetched row. Cheap to clone: resolvers hand it down to nested fields.
 #[derive(Clone, Debug, Default)]
-pub struct Row(Arc<HashMap<String, Cell>>);
+pub struct Row(Arc<RowData>);
+
+#[derive(Debug, Default)]
+struct RowData {
+    values: HashMap<String, Cell>,
+    /// To-one relations read in the same statement (`engine::Fold`), by field name: `None`
+    /// when the row has no such related row (or the reader may not see it).
+    related: Vec<(&'static str, Option<Row>)>,
+}
 
 impl Row {
     pub fn new(values: HashMap<String, Cell>) -> Self {
-        Row(Arc::new(values))
+        Row::with_related(values, Vec::new())
+    }
+
+    /// A row with the to-one relations its statement read beside it.
+    pub fn with_related(
+        values: HashMap<String, Cell>,
+        related: Vec<(&'static str, Option<Row>)>,
+    ) -> Self {
+        Row(Arc::new(RowData { values, related }))
     }
 
     pub fn get(&self, key: &str) -> &Cell {
-        self.0.get(key).unwrap_or(&NULL)
+        self.0.values.get(key).unwrap_or(&NULL)
+    }
+
+    /// Relation `field` as read with this row: `None` when it was not (the loader reads it),
+    /// `Some(None)` when there is no related row.
+    pub fn related(&self, field: &str) -> Option<Option<&Row>> {
+        self.0
+            .related
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, row)| row.as_ref())
     }
 
     /// The value as a string key (ids, foreign keys).
