@@ -597,7 +597,9 @@ impl Engine {
                     let x = format!("{alias}x");
                     let mut parts = vec![Sql::new(format!("{x}.{column} = {parent_alias}.id"))];
                     parts.extend(condition.map(|c| Sql::new(c.replace("{t}", &x))));
-                    parts.push(conditions.rows(target, &x));
+                    // The parent row is visible (its own rule is in this statement), so a
+                    // rule that asks only that is not checked twice.
+                    parts.push(conditions.rows_under(target, &x, column, parent.def.name));
                     joins
                         .push(&format!(
                             "{alias}.id = (SELECT {x}.id FROM {table} {x} WHERE "

@@ -48,6 +48,15 @@ impl<'a> Conditions<'a> {
         }
     }
 
+    /// `rows`, for rows whose `column` references a row of `parent` known to be visible
+    /// (`Rule::given_visible`): a folded relation joined to its parent's row.
+    pub fn rows_under(&self, type_name: &str, alias: &str, column: &str, parent: &str) -> Sql {
+        match self.role.types.get(type_name) {
+            Some(view) => self.rule(&view.rows.given_visible(column, parent), alias),
+            None => Sql::new("1=0"),
+        }
+    }
+
     /// `rule` over the row aliased `alias`.
     fn rule(&self, rule: &Rule, alias: &str) -> Sql {
         match rule {

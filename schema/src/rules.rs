@@ -378,6 +378,61 @@ impl Rule {
         }
     }
 
+    /// This rule for rows whose `column` is known to reference a row of `parent` the session
+    /// may see (a relation read through its parent, in the parent's statement): a condition
+    /// that asks exactly that (`{ person = { visible = true } }` over `person_id`) holds and is
+    /// not checked again. An equivalent rule under that knowledge, anywhere in the rule.
+    pub fn given_visible(&self, column: &str, parent: &str) -> Rule {
+        match self {
+            Rule::Related {
+                join: Join::Forward { column: c },
+                target,
+                rule,
+                many: false,
+                ..
+            } if *c == column
+                && *target == parent
+                && matches!(rule.as_ref(), Rule::Visible { type_name } if *type_name == parent) =>
+            {
+                Rule::True
+            }
+            Rule::And(rules) => {
+                let rules: Vec<Rule> = rules
+                    .iter()
+                    .map(|r| r.given_visible(column, parent))
+                    .filter(|r| *r != Rule::True)
+                    .collect();
+                if rules.contains(&Rule::False) {
+                    Rule::False
+                } else if rules.is_empty() {
+                    Rule::True
+                } else {
+                    Rule::And(rules)
+                }
+            }
+            Rule::Or(rules) => {
+                let rules: Vec<Rule> = rules
+                    .iter()
+                    .map(|r| r.given_visible(column, parent))
+                    .filter(|r| *r != Rule::False)
+                    .collect();
+                if rules.contains(&Rule::True) {
+                    Rule::True
+                } else if rules.is_empty() {
+                    Rule::False
+                } else {
+                    Rule::Or(rules)
+                }
+            }
+            Rule::Not(rule) => match rule.given_visible(column, parent) {
+                Rule::True => Rule::False,
+                Rule::False => Rule::True,
+                other => Rule::Not(Box::new(other)),
+            },
+            other => other.clone(),
+        }
+    }
+
     /// Whether this rule reads another table (a relation): the engine then shapes an `or`
     /// of it so the planner probes per row.
     pub fn reads_relation(&self) -> bool {
