@@ -1,20 +1,15 @@
 -- Shelter.occupancy for the PostGraphile v5 peer of pora-bench (bench/postgraphile/README.md).
 --
--- The gateway computes `occupancy` as the number of open placements (end_date IS NULL) in the
--- shelter. PostGraphile exposes a STABLE function `shelters_occupancy(shelters)` as the computed
--- column `Shelter.occupancy`. A single-SELECT SQL function, so PostgreSQL can inline it into the
--- query PostGraphile sends. Idempotent; apply it to pora_bench after seeding (or start
--- serve.mjs with --ensure-occupancy), before the schema is built.
-CREATE OR REPLACE FUNCTION public.shelters_occupancy(s public.shelters)
-RETURNS integer
-LANGUAGE sql
-STABLE
-PARALLEL SAFE
-AS $$
-  SELECT CAST(count(*) AS integer)
-    FROM public.placements p
-   WHERE p.shelter_id = s.id AND p.end_date IS NULL
-$$;
+-- `occupancy` is the column `shelters.occupancy`: the shelter's open placements (end_date IS
+-- NULL), kept by the gateway's migration m20261201_000011_shelter_occupancy (triggers on
+-- placements, in the transaction of each write). PostGraphile exposes the column as
+-- `Shelter.occupancy` by itself, so both servers read the same stored value.
+--
+-- Earlier versions of this file defined the computed column `shelters_occupancy(shelters)`
+-- (a count per read); v5 would name it `occupancy` too, so it is dropped here. Idempotent;
+-- apply it to pora_bench after the gateway has migrated it (or start serve.mjs with
+-- --ensure-occupancy), before the schema is built.
+DROP FUNCTION IF EXISTS public.shelters_occupancy(public.shelters);
 
-COMMENT ON FUNCTION public.shelters_occupancy(public.shelters) IS
+COMMENT ON COLUMN public.shelters.occupancy IS
   'Open placements (end_date IS NULL) in this shelter.';

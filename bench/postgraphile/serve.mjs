@@ -247,7 +247,7 @@ async function startServer() {
   log(note);
   log(
     `schema built in ${((performance.now() - started) / 1000).toFixed(1)} s from ${redacted(databaseUrl)} ` +
-      `(schema '${SCHEMA}', pool max ${poolMax}; Shelter.occupancy ${hasOccupancy ? "present" : "absent: apply occupancy.sql or use --ensure-occupancy"})`,
+      `(schema '${SCHEMA}', pool max ${poolMax}; Shelter.occupancy ${hasOccupancy ? "present" : "absent: is the database migrated by the gateway?"})`,
   );
 
   const serv = pgl.createServ(grafserv);

@@ -24,7 +24,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::{Value, json};
 
@@ -1017,7 +1017,19 @@ async fn seed_national(db: &DatabaseConnection, persons: usize) -> Result<(), Bo
 }
 
 /// One batch in one transaction.
+///
+/// The placements go last, after their shelters are locked in id order: each open placement's
+/// trigger adds one to its shelter's `occupancy` (migration 000011) and holds that row until the
+/// commit, so two workers taking the same rows in their data's order could deadlock.
 async fn insert_batch(db: &DatabaseConnection, batch: Batch) -> Result<(), sea_orm::DbErr> {
+    let mut filled: Vec<String> = batch
+        .placements
+        .iter()
+        .filter(|p| p.end_date.is_none())
+        .filter_map(|p| p.shelter_id.clone())
+        .collect();
+    filled.sort();
+    filled.dedup();
     let txn = db.begin().await?;
     gateway::seed::insert_all::<person::ActiveModel>(&txn, batch.persons, CHUNK_ROWS).await?;
     gateway::seed::insert_all::<case::ActiveModel>(&txn, batch.cases, CHUNK_ROWS).await?;
@@ -1033,13 +1045,24 @@ async fn insert_batch(db: &DatabaseConnection, batch: Batch) -> Result<(), sea_o
         CHUNK_ROWS,
     )
     .await?;
-    gateway::seed::insert_all::<placement::ActiveModel>(&txn, batch.placements, CHUNK_ROWS).await?;
     gateway::seed::insert_all::<monthly_report::ActiveModel>(
         &txn,
         batch.monthly_reports,
         CHUNK_ROWS,
     )
     .await?;
+    if !filled.is_empty() {
+        shelter::Entity::find()
+            .select_only()
+            .column(shelter::Column::Id)
+            .filter(shelter::Column::Id.is_in(filled))
+            .order_by_asc(shelter::Column::Id)
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+            .into_tuple::<String>()
+            .all(&txn)
+            .await?;
+    }
+    gateway::seed::insert_all::<placement::ActiveModel>(&txn, batch.placements, CHUNK_ROWS).await?;
     txn.commit().await
 }
 

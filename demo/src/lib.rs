@@ -851,6 +851,8 @@ fn build_shelters(g: &mut Gen, data: &mut Dataset) {
             latitude: Some(latitude),
             longitude: Some(longitude),
             capacity,
+            // Inserted before the placements: the triggers on `placements` count them in.
+            occupancy: 0,
             created_at: created,
             updated_at: created,
         });

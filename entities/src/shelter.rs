@@ -15,6 +15,10 @@ pub struct Model {
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     pub capacity: i32,
+    /// Open placements (`end_date IS NULL`) in the shelter, kept by the database's triggers on
+    /// `placements` (migration `m20261201_000011_shelter_occupancy`). Callers never update it; a
+    /// new shelter has none yet (0, or `NotSet` for the column's default).
+    pub occupancy: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

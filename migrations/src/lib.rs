@@ -16,6 +16,7 @@ mod m20261201_000007_refusals_and_rate_counters;
 mod m20261201_000008_statistics_record_keys;
 mod m20261201_000009_referral_notes;
 pub mod m20261201_000010_foreign_keys_and_enum_checks;
+mod m20261201_000011_shelter_occupancy;
 
 /// Adds the nullable string column `column` to `table`, unless it is there already: databases
 /// created while the first migrations still built their tables from the entities of the day
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_statistics_record_keys::Migration),
             Box::new(m20261201_000009_referral_notes::Migration),
             Box::new(m20261201_000010_foreign_keys_and_enum_checks::Migration),
+            Box::new(m20261201_000011_shelter_occupancy::Migration),
         ]
     }
 }

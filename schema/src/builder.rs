@@ -117,7 +117,8 @@ pub fn build_schema(
             let kind = match f.def.kind {
                 FieldKind::Column { kind, .. }
                 | FieldKind::Mask { kind, .. }
-                | FieldKind::Expression { kind, .. } => Some(kind),
+                | FieldKind::Expression { kind, .. }
+                | FieldKind::Maintained { kind, .. } => Some(kind),
                 FieldKind::Relation { .. } => None,
             };
             if let Some(kind) = kind {

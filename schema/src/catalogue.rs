@@ -102,6 +102,10 @@ pub enum FieldKind {
     },
     /// A correlated SQL expression over the row (`{t}` stands for the row's alias).
     Expression { sql: &'static str, kind: Kind },
+    /// A non-null column the database keeps up to date itself (triggers, in the transaction of
+    /// the writes it follows): read like a column, but never written through the API, and,
+    /// like a computed value, named by no filter, sort order or row rule.
+    Maintained { column: &'static str, kind: Kind },
     Relation {
         target: &'static str,
         join: Join,
@@ -202,6 +206,7 @@ impl Catalogue {
                 match f.kind {
                     FieldKind::Column { column, .. } => needed.push(column),
                     FieldKind::Mask { sources, .. } => needed.extend(sources.iter().copied()),
+                    FieldKind::Maintained { column, .. } => needed.push(column),
                     FieldKind::Relation {
                         join: Join::Forward { column },
                         ..
@@ -229,13 +234,14 @@ impl Catalogue {
             }
             let entity = (t.entity_columns)();
             for f in &t.fields {
-                let FieldKind::Column {
-                    column,
-                    nullable,
-                    kind,
-                } = f.kind
-                else {
-                    continue;
+                let (column, nullable, kind) = match f.kind {
+                    FieldKind::Column {
+                        column,
+                        nullable,
+                        kind,
+                    } => (column, nullable, kind),
+                    FieldKind::Maintained { column, kind } => (column, false, kind),
+                    _ => continue,
                 };
                 if columns.contains(column) && t.column_nullable(column) != nullable {
                     return Err(format!(
@@ -868,10 +874,11 @@ fn build() -> Catalogue {
                 opt("latitude", "latitude", Float),
                 opt("longitude", "longitude", Float),
                 col("capacity", "capacity", Int),
+                // Kept by triggers on `placements` (migration 000011), not counted per read.
                 FieldDef {
                     name: "occupancy",
-                    kind: FieldKind::Expression {
-                        sql: "(SELECT CAST(COUNT(*) AS INTEGER) FROM placements occ WHERE occ.shelter_id = {t}.id AND occ.end_date IS NULL)",
+                    kind: FieldKind::Maintained {
+                        column: "occupancy",
                         kind: Int,
                     },
                     description: "Open placements in this shelter.",

@@ -277,6 +277,8 @@ impl Engine {
                     }),
                     kind,
                 }),
+                // The database keeps it up to date: read as it is stored.
+                (FieldKind::Maintained { column, kind }, _) => add_column(&mut items, column, kind),
                 (FieldKind::Expression { sql, kind }, _) => items.push(SelectItem {
                     key: f.def.name.to_owned(),
                     expr: Sql::new(sql.replace("{t}", alias)),

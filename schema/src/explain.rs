@@ -34,6 +34,9 @@ fn access_words(view: &TypeView, field: &crate::policy::FieldView) -> String {
             format!("masked (computed from {})", source_fields(view, sources))
         }
         FieldKind::Expression { .. } => "computed by the database".to_owned(),
+        FieldKind::Maintained { .. } => {
+            "kept by the database (updated with each write that changes it)".to_owned()
+        }
         FieldKind::Relation { target, many, .. } => format!(
             "relation to {}{target} rows, under its rule for {target}",
             if many { "a list of " } else { "one of its " }
@@ -109,6 +112,11 @@ pub fn explain(role: &RoleView) -> String {
                 (_, FieldKind::Expression { .. }) => {
                     (3, "computed by the database", field.def.name.to_owned())
                 }
+                (_, FieldKind::Maintained { .. }) => (
+                    4,
+                    "kept by the database (updated with each write that changes it)",
+                    field.def.name.to_owned(),
+                ),
             };
             groups
                 .entry(order)

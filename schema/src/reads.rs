@@ -100,6 +100,12 @@ pub(crate) fn object_field(view: &TypeView, index: usize, options: &SchemaOption
                 to_graphql(row.get(name), kind)
             })
         }
+        // A maintained column is keyed by its column, like any column the select list reads.
+        (FieldKind::Maintained { column, kind }, _) => {
+            row_getter(def.name, value_type(kind, false), view, move |row| {
+                to_graphql(row.get(column), kind)
+            })
+        }
         (FieldKind::Expression { kind, .. }, _) => {
             let name = def.name;
             row_getter(def.name, value_type(kind, false), view, move |row| {

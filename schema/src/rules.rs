@@ -232,6 +232,15 @@ fn compile_entry(
                         ty.name
                     ),
                 )),
+                // A stored column now, but a rule on it would let each placement written change
+                // which shelters a role sees: kept out, as when it was counted per read.
+                FieldKind::Maintained { .. } => Err((
+                    key.span(),
+                    format!(
+                        "{}.{field_name} is maintained by the database (a count kept by triggers): a row rule names columns and relations only",
+                        ty.name
+                    ),
+                )),
             }
         }
     }

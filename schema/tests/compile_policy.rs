@@ -88,6 +88,16 @@ fn mistakes_in_the_policy_name_their_line() {
         ))
         .contains("police.Shelter: `name` is written but not read in full")
     );
+    // A count the database keeps (`Shelter.occupancy`, triggers on placements) is read, never
+    // written: no `createShelter`/`updateShelter` input sets it.
+    for mutation in ["create", "update"] {
+        assert_eq!(
+            compile_err(&format!(
+                "{base}read = [\"id\", \"occupancy\"]\nwrite = [\"occupancy\"]\nmutations = [\"{mutation}\"]\n"
+            )),
+            "p.toml:6: police.Shelter: `occupancy` cannot be written (only columns, forward relations and links can)"
+        );
+    }
     // A relation to a type the role does not have would be a way around the policy.
     assert!(
         compile_err(&format!("{base}read = [\"id\", \"placements\"]\n"))
@@ -133,7 +143,12 @@ fn mistakes_in_row_rules_name_their_line() {
         (
             "Shelter",
             "{ occupancy = { gt = 1 } }",
-            "Shelter.occupancy is computed",
+            "Shelter.occupancy is maintained by the database",
+        ),
+        (
+            "Incident",
+            "{ involvedPersonCount = { gt = 1 } }",
+            "Incident.involvedPersonCount is computed",
         ),
         (
             "Shelter",

@@ -278,33 +278,55 @@ async fn masks_are_computed_by_the_database(backend: Backend) {
     assert!(checked >= 10, "masks checked: {checked}");
 }
 
-/// An expression field (a count per row) is computed only when the request names it.
+/// An expression field (a count per row, `Incident.involvedPersonCount`) is computed only when
+/// the request names it. `Shelter.occupancy` is no count any more but the column the triggers on
+/// `placements` keep (migration 000011): read only when asked, and then as the column, with no
+/// statement of the request counting placements.
 async fn expressions_are_computed_only_when_asked(backend: Backend) {
     let (endpoint, mut exports) = pora_tests::otlp::receiver().await;
     let app = spawn_with(backend, move |c| c.otlp_endpoint = Some(endpoint)).await;
-    let token = app.token("kesbangpol");
     let mut statements_of = std::collections::BTreeMap::new();
-    for (trace, query) in [
+    for (trace, role, query, list) in [
         (
             "0000000000000000000000000000000a",
+            "kesbangpol",
             "{ shelters(first: 5) { nodes { id name } } }",
+            "shelters",
         ),
         (
             "0000000000000000000000000000000b",
+            "kesbangpol",
             "{ shelters(first: 5) { nodes { id occupancy } } }",
+            "shelters",
+        ),
+        (
+            "0000000000000000000000000000000c",
+            "municipality",
+            "{ incidents(first: 5) { nodes { id kind } } }",
+            "incidents",
+        ),
+        (
+            "0000000000000000000000000000000d",
+            "municipality",
+            "{ incidents(first: 5) { nodes { id involvedPersonCount } } }",
+            "incidents",
         ),
     ] {
         let reply = app
             .query_with_headers(
-                &token,
+                &app.token(role),
                 query,
                 &[("traceparent", &format!("00-{trace}-00f067aa0ba902b7-01"))],
             )
             .await;
         assert_eq!(reply.status, 200, "{}", reply.body);
-        if query.contains("occupancy") {
-            for node in reply.data()["shelters"]["nodes"].as_array().unwrap() {
-                assert!(node["occupancy"].is_i64(), "{node}");
+        let nodes = reply.data()[list]["nodes"].as_array().unwrap().clone();
+        assert!(!nodes.is_empty(), "{role}: {query}: no rows to read");
+        for field in ["occupancy", "involvedPersonCount"] {
+            if query.contains(field) {
+                for node in &nodes {
+                    assert!(node[field].is_i64(), "{node}");
+                }
             }
         }
         statements_of.insert(trace, reply.sql_statements.unwrap());
@@ -332,18 +354,40 @@ async fn expressions_are_computed_only_when_asked(backend: Backend) {
             .expect("receiver open");
         spans.extend(pora_tests::otlp::spans_of(&export));
     }
-    let counts_placements = |trace: &str| {
-        texts(&spans, trace)
-            .iter()
-            .any(|t| t.contains("FROM placements occ"))
-    };
+    let any = |trace: &str, needle: &str| texts(&spans, trace).iter().any(|t| t.contains(needle));
+    // Occupancy: the stored column when asked, nothing otherwise, and never a count.
     assert!(
-        !counts_placements("0000000000000000000000000000000a"),
-        "occupancy computed unasked"
+        !any("0000000000000000000000000000000a", ".occupancy"),
+        "occupancy read unasked"
     );
     assert!(
-        counts_placements("0000000000000000000000000000000b"),
-        "occupancy asked for"
+        any("0000000000000000000000000000000b", ".occupancy"),
+        "occupancy asked for, but its column not read"
+    );
+    for trace in [
+        "0000000000000000000000000000000a",
+        "0000000000000000000000000000000b",
+    ] {
+        assert!(
+            !any(trace, "FROM placements"),
+            "{trace}: occupancy is kept by triggers, yet placements were read: {:?}",
+            texts(&spans, trace)
+        );
+    }
+    // The count that is still an expression.
+    assert!(
+        !any(
+            "0000000000000000000000000000000c",
+            "FROM incident_persons ipc"
+        ),
+        "involvedPersonCount computed unasked"
+    );
+    assert!(
+        any(
+            "0000000000000000000000000000000d",
+            "FROM incident_persons ipc"
+        ),
+        "involvedPersonCount asked for"
     );
 }
 
