@@ -5,7 +5,7 @@
 
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, TypeRef};
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 
 use crate::engine::Engine;
 use crate::error::QueryError;
@@ -18,7 +18,7 @@ fn not_assigned(id: &str) -> QueryError {
 }
 
 async fn complete(engine: &Engine, id: &str) -> Result<Row, QueryError> {
-    let txn = engine.db.begin().await?;
+    let txn = crate::sql::begin_write(&engine.db).await?;
     let backend = txn.get_database_backend();
     // Visible to the role (its meetings) and assigned to the caller's agency.
     let mut sql = Sql::new("SELECT t.status AS s FROM action_items t WHERE t.id = ");

@@ -12,7 +12,7 @@
 use async_graphql::Value as GqlValue;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, TypeRef};
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
 
 use crate::catalogue::{FieldDef, FieldKind, Join, Kind};
 use crate::condition::bind_value;
@@ -318,7 +318,7 @@ async fn write(
         return Err(QueryError::BadInput("`input` sets no field".into()));
     }
     let now = Utc::now();
-    let txn = engine.db.begin().await?;
+    let txn = crate::sql::begin_write(&engine.db).await?;
     let backend = txn.get_database_backend();
     check_references(engine, &txn, &references).await?;
     let table = view.def.table;
@@ -493,7 +493,7 @@ async fn link(
             "at most {MAX_LINKS} links per call"
         )));
     }
-    let txn = engine.db.begin().await?;
+    let txn = crate::sql::begin_write(&engine.db).await?;
     let backend = txn.get_database_backend();
     if count_visible(engine, &txn, type_name, id).await? == 0 {
         return Err(QueryError::NotFound(format!(
@@ -689,7 +689,7 @@ async fn register(engine: &Engine, input: &GqlValue) -> Result<Row, QueryError> 
         .map(|c| assignments(case_view, c, true, &["focalPerson"]))
         .transpose()?;
 
-    let txn = engine.db.begin().await?;
+    let txn = crate::sql::begin_write(&engine.db).await?;
     let backend = txn.get_database_backend();
     check_references(engine, &txn, &person.references).await?;
     check_references(engine, &txn, &registration.references).await?;

@@ -13,7 +13,7 @@
 use async_graphql::Value as GqlValue;
 use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputObject, InputValue, TypeRef};
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
 
 use crate::engine::Engine;
 use crate::error::QueryError;
@@ -190,7 +190,7 @@ async fn create(
     let expires = expiry_within(&expires, rule, now)?;
     let note = text(input, "note");
 
-    let txn = engine.db.begin().await?;
+    let txn = crate::sql::begin_write(&engine.db).await?;
     if !person_visible(engine, &txn, &person).await? {
         return Err(QueryError::Forbidden(format!(
             "no person `{person}` you may refer"
@@ -288,7 +288,7 @@ async fn transition(
     reason: Option<String>,
     extend_to: Option<String>,
 ) -> Result<Row, QueryError> {
-    let txn = engine.db.begin().await?;
+    let txn = crate::sql::begin_write(&engine.db).await?;
     let backend = txn.get_database_backend();
     let own = own_agency_id(engine, &txn).await?;
     let mut sql = Sql::new(
@@ -535,7 +535,7 @@ pub fn referral_fields(
 
 /// The status of a referral the caller's agency is party to.
 async fn current_status(engine: &Engine, id: &str) -> Result<&'static str, QueryError> {
-    let txn = engine.db.begin().await?;
+    let txn = crate::sql::begin_write(&engine.db).await?;
     let own = own_agency_id(engine, &txn).await?;
     let mut sql = Sql::new("SELECT status AS v FROM referrals WHERE id = ");
     sql.bind(id.to_owned())

@@ -150,3 +150,17 @@ impl Aliases {
         format!("{stem}{n}")
     }
 }
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads before it writes cannot upgrade its
+/// lock while another writer holds it and fails at once ("database is locked"), where an
+/// immediate one waits its turn (the busy timeout). PostgreSQL begins as usual.
+pub async fn begin_write<C: sea_orm::TransactionTrait>(
+    db: &C,
+) -> Result<C::Transaction, sea_orm::DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}

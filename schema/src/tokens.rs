@@ -4,7 +4,7 @@
 //! cut-off refuses every token of it issued until then, stored or not.
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::error::QueryError;
 use crate::sql::Sql;
@@ -52,7 +52,7 @@ pub async fn cut_off_agency(
 ) -> Result<(), QueryError> {
     use entities::agency_cutoff;
     use sea_orm::{ActiveValue, ColumnTrait, EntityTrait, QueryFilter};
-    let txn = db.begin().await?;
+    let txn = crate::sql::begin_write(db).await?;
     on_statement();
     agency_cutoff::Entity::delete_many()
         .filter(agency_cutoff::Column::Agency.eq(agency))

@@ -394,22 +394,12 @@ async fn occupancy_follows_every_write(app: TestApp) {
     }
 }
 
-/// The requests at once on PostgreSQL. On SQLite (one writer) one after another: there the
-/// gateway answers placement writes sent at once with INTERNAL_ERROR (the database is busy),
-/// with or without the occupancy triggers.
+/// The requests at once, on both databases (SQLite's writers take their turns: each write
+/// transaction begins `IMMEDIATE`, `schema::sql::begin_write`).
 async fn side_by_side<F: std::future::Future<Output = pora_tests::Reply>>(
-    app: &TestApp,
     requests: impl Iterator<Item = F>,
 ) -> Vec<pora_tests::Reply> {
-    if app.backend == pora_tests::Backend::Postgres {
-        futures::future::join_all(requests).await
-    } else {
-        let mut replies = Vec::new();
-        for request in requests {
-            replies.push(request.await);
-        }
-        replies
-    }
+    futures::future::join_all(requests).await
 }
 
 /// Writers at the same time on the same shelters: opened side by side, then moved across in
@@ -428,7 +418,6 @@ async fn concurrent_writes_lose_no_change(app: TestApp) {
         } })
     };
     let created = side_by_side(
-        &app,
         (0..2 * N).map(|i| app.query_vars(&w.token, CREATE, open(if i < N { a } else { b }, i))),
     )
     .await;
@@ -445,17 +434,14 @@ async fn concurrent_writes_lose_no_change(app: TestApp) {
     *w.expected.get_mut(b).unwrap() += N as i64;
     w.check("opened side by side").await;
 
-    let moved = side_by_side(
-        &app,
-        ids.iter().enumerate().map(|(i, id)| {
-            let to = if i < N { b } else { a };
-            app.query_vars(
-                &w.token,
-                UPDATE,
-                json!({ "id": id, "input": { "shelterId": to } }),
-            )
-        }),
-    )
+    let moved = side_by_side(ids.iter().enumerate().map(|(i, id)| {
+        let to = if i < N { b } else { a };
+        app.query_vars(
+            &w.token,
+            UPDATE,
+            json!({ "id": id, "input": { "shelterId": to } }),
+        )
+    }))
     .await;
     for reply in &moved {
         assert!(
@@ -466,16 +452,13 @@ async fn concurrent_writes_lose_no_change(app: TestApp) {
     }
     w.check("moved across in both directions at once").await;
 
-    let ended = side_by_side(
-        &app,
-        ids.iter().step_by(2).map(|id| {
-            app.query_vars(
-                &w.token,
-                UPDATE,
-                json!({ "id": id, "input": { "endDate": "2026-11-20" } }),
-            )
-        }),
-    )
+    let ended = side_by_side(ids.iter().step_by(2).map(|id| {
+        app.query_vars(
+            &w.token,
+            UPDATE,
+            json!({ "id": id, "input": { "endDate": "2026-11-20" } }),
+        )
+    }))
     .await;
     for reply in &ended {
         assert!(
