@@ -421,15 +421,17 @@ pub async fn append_in(
         prev = model.hash.clone();
         models.push(model);
     }
-    for model in models {
-        // One insert per event keeps `seq` in chain order on every backend.
-        // The database assigns `seq`.
+    // One multi-row INSERT for the group (a round trip per event was most of a group's
+    // statements). The database assigns `seq`: PostgreSQL and SQLite take a VALUES list's rows
+    // in order, so `seq` follows the chain (`verify` walks it in `seq` order).
+    let rows = models.into_iter().map(|model| {
         let mut active = audit_event::ActiveModel::from(model);
         active.seq = ActiveValue::NotSet;
-        audit_event::Entity::insert(active)
-            .exec_without_returning(txn)
-            .await?;
-    }
+        active
+    });
+    audit_event::Entity::insert_many(rows)
+        .exec_without_returning(txn)
+        .await?;
     Ok(())
 }
 
