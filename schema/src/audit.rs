@@ -3,7 +3,7 @@
 //! `AuditTrail` per request; `AuditProbe` (an async-graphql extension) and the object resolvers
 //! fill it. It holds no values: audit data never contains the personal data itself.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
@@ -16,11 +16,15 @@ pub struct AuditTrail {
     inner: Mutex<Trail>,
 }
 
+/// Keyed so that a value already noted is found by reference: a response notes the same
+/// coordinate once per row and the same row once per field, and only the first time allocates.
 #[derive(Debug, Default)]
 struct Trail {
-    fields: BTreeSet<String>,
+    /// Field names by parent type.
+    fields: HashMap<String, HashSet<String>>,
     persons: BTreeSet<String>,
-    rows: HashSet<(&'static str, String)>,
+    /// Row ids by type.
+    rows: HashMap<&'static str, HashSet<String>>,
 }
 
 /// What one response returned.
@@ -37,30 +41,47 @@ impl AuditTrail {
         f(&mut inner);
     }
 
-    pub fn field(&self, coordinate: String) {
+    /// Field `name` of `parent_type` came back with a value (`Type.field`).
+    pub fn field(&self, parent_type: &str, name: &str) {
         self.with(|t| {
-            t.fields.insert(coordinate);
+            let names = match t.fields.get_mut(parent_type) {
+                Some(names) => names,
+                None => t.fields.entry(parent_type.to_owned()).or_default(),
+            };
+            if !names.contains(name) {
+                names.insert(name.to_owned());
+            }
         });
     }
 
     /// A row of `type_name` was returned; `person` names the person it is about, if any.
-    pub fn row(&self, type_name: &'static str, id: Option<String>, person: Option<String>) {
+    pub fn row(&self, type_name: &'static str, id: Option<&str>, person: Option<&str>) {
         self.with(|t| {
             if let Some(id) = id {
-                t.rows.insert((type_name, id));
+                let ids = t.rows.entry(type_name).or_default();
+                if !ids.contains(id) {
+                    ids.insert(id.to_owned());
+                }
             }
-            if let Some(person) = person {
-                t.persons.insert(person);
+            if let Some(person) = person
+                && !t.persons.contains(person)
+            {
+                t.persons.insert(person.to_owned());
             }
         });
     }
 
     pub fn returned(&self) -> Returned {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let fields: BTreeSet<String> = inner
+            .fields
+            .iter()
+            .flat_map(|(parent, names)| names.iter().map(move |n| format!("{parent}.{n}")))
+            .collect();
         Returned {
-            fields: inner.fields.iter().cloned().collect(),
+            fields: fields.into_iter().collect(),
             persons: inner.persons.iter().cloned().collect(),
-            rows: inner.rows.len(),
+            rows: inner.rows.values().map(HashSet::len).sum(),
         }
     }
 }
@@ -87,13 +108,14 @@ impl Extension for AuditProbe {
             // List items resolve with the list as parent; their field is already recorded.
             || info.parent_type.starts_with('[')
             || info.name.starts_with("__");
-        let coordinate = (!skip).then(|| format!("{}.{}", info.parent_type, info.name));
+        let (parent_type, name) = (info.parent_type, info.name);
         let result = next.run(ctx, info).await;
-        if let (Some(coordinate), Ok(Some(value))) = (coordinate, &result)
+        if !skip
+            && let Ok(Some(value)) = &result
             && *value != Value::Null
             && let Some(trail) = ctx.data_opt::<Arc<AuditTrail>>()
         {
-            trail.field(coordinate);
+            trail.field(parent_type, name);
         }
         result
     }

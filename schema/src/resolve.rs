@@ -53,10 +53,8 @@ pub(crate) fn note_row(
     row: &Row,
 ) {
     if let Some(trail) = ctx.data_opt::<Arc<crate::audit::AuditTrail>>() {
-        trail.row(
-            type_name,
-            row.key("id"),
-            person_column.and_then(|c| row.key(c)),
-        );
+        let id = row.key_str("id");
+        let person = person_column.and_then(|c| row.key_str(c));
+        trail.row(type_name, id.as_deref(), person.as_deref());
     }
 }

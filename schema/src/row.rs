@@ -61,6 +61,15 @@ impl Row {
             .map(|(_, row)| row.as_ref())
     }
 
+    /// `key` without a copy where the cell is text (the usual case for ids).
+    pub fn key_str(&self, key: &str) -> Option<std::borrow::Cow<'_, str>> {
+        match self.get(key) {
+            Cell::Str(s) => Some(std::borrow::Cow::Borrowed(s)),
+            Cell::Int(i) => Some(std::borrow::Cow::Owned(i.to_string())),
+            _ => None,
+        }
+    }
+
     /// The value as a string key (ids, foreign keys).
     pub fn key(&self, key: &str) -> Option<String> {
         match self.get(key) {
