@@ -123,6 +123,11 @@ async fn connect_store(
         .idle_timeout(std::time::Duration::from_secs(10))
         .acquire_timeout(config.db_acquire_timeout())
         .connect_timeout(config.db_acquire_timeout())
+        // A connection taken from the pool is pinged only after it sat idle a while (the
+        // usual way a server, proxy or firewall drops one), not on every checkout: that ping
+        // was one more round trip per request and per audit group. A connection that died
+        // while busy fails its statement, which is answered as unavailable all the same.
+        .test_before_acquire_if_idle_for(std::time::Duration::from_secs(1))
         .statement_timeout(statement_timeout)
         .map_sqlx_sqlite_opts(move |o| o.busy_timeout(statement_timeout))
         .map_sqlx_postgres_opts(move |o| postgres_session(o, loopback_without_sslmode))
