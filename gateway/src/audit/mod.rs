@@ -285,7 +285,24 @@ impl AuditLog {
         metrics: std::sync::Arc<crate::telemetry::Metrics>,
     ) -> AuditLog {
         let (sender, receiver) = mpsc::channel::<Job>(16 * MAX_GROUP);
-        tokio::spawn(writer(db, receiver, metrics));
+        // The writer is the one serial step every answer waits for (a group's round trips
+        // one after another): it runs on a thread of its own, so under load it is woken by the
+        // kernel as soon as PostgreSQL answers instead of queueing behind other tasks of the
+        // runtime that started it.
+        let started = std::thread::Builder::new()
+            .name("pora-audit-writer".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(writer(db, receiver, metrics)),
+                    Err(e) => tracing::error!(error = %e, "cannot start the audit writer"),
+                }
+            });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "cannot start the audit writer thread");
+        }
         AuditLog {
             sender: Some(sender),
         }
