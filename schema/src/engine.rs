@@ -1,6 +1,8 @@
 //! The per-request query engine: turns list, lookup and relation requests into SQL with the
-//! role's row filter, runs them, and reads the rows. Relations go through a DataLoader, so one
-//! nesting level of one relation costs one statement however many parent rows there are.
+//! role's row filter, runs them, and reads the rows. To-one relations a page or a lookup asks
+//! for are joined into its own statement (`Fold`, `fetch_folded`); the others go through a
+//! DataLoader, so one nesting level of one relation costs one statement however many parent
+//! rows there are.
 
 use std::collections::HashMap;
 use std::sync::Arc;

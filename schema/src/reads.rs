@@ -1,4 +1,5 @@
-//! The read side of a role's schema: each type's object fields (relations batched through
+//! The read side of a role's schema: each type's object fields (to-one relations folded into
+//! their parent's statement where the selection allows, `fold_of`; the rest batched through
 //! `engine`'s `RelationLoader`, to-many ones paged), its `{list}` field with the
 //! `{Type}Connection`, `{Type}Edge` and `PageInfo` types (keyset cursors from `cursor`,
 //! filters from `filter`), and its `{get}` lookup by id.
